@@ -1,0 +1,52 @@
+# One entry point for people and CI. `make demo` and `make test` work on a fresh machine
+# with Python 3.11 and Java 17 (Maven is installed from Debian if it is missing).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+JARS := .jars
+DELTA_POM := conf/maven/pom.xml
+MVN_DEP := org.apache.maven.plugins:maven-dependency-plugin:3.6.1
+
+.PHONY: setup venv jars demo test lint format bench clean
+
+setup: venv jars
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+jars: $(JARS)/.fetched
+
+$(JARS)/.fetched: $(DELTA_POM)
+	@command -v mvn >/dev/null 2>&1 || { \
+	  echo "Maven not found: installing it from Debian (needs root)"; \
+	  apt-get update -qq && apt-get install -y -qq maven >/dev/null; }
+	mvn -B -q -f $(DELTA_POM) $(MVN_DEP):copy-dependencies \
+	  -DoutputDirectory=$(CURDIR)/$(JARS) -DexcludeTransitive=true
+	touch $@
+
+demo: setup
+	$(BIN)/botdetect pipeline --conf local
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup
+	$(BIN)/python bench/bench_generate_ingest.py
+
+clean:
+	rm -rf lakehouse mlflow.db spark-warehouse

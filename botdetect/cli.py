@@ -1,0 +1,190 @@
+"""`botdetect <stage>`: the command line every entry point goes through.
+
+`jobs/<stage>.py` (spark-submit, Databricks) call `main([stage, *args])`, so a stage
+takes the same arguments wherever it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from botdetect.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger("botdetect")
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _common_args() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--conf",
+        default=None,
+        metavar="FILE",
+        help="environment name (local, dev, prod) or a YAML file merged over conf/base.yml",
+    )
+    common.add_argument("--as-of-date", type=_date, default=None, metavar="YYYY-MM-DD")
+    common.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one configuration key, e.g. --set generate.accounts=5000 (repeatable)",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_args()
+    parser = argparse.ArgumentParser(
+        prog="botdetect", description="Find spam-bot accounts with Spark, Delta and MLflow."
+    )
+    stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+    stages.add_parser(
+        "generate",
+        parents=[common],
+        help="write a synthetic platform (six source exports + ground truth)",
+    )
+    ingest = stages.add_parser(
+        "ingest", parents=[common], help="load source exports into raw Delta tables"
+    )
+    ingest.add_argument(
+        "--full",
+        action="store_true",
+        help="ingest every event date in the exports instead of the last ingest.days",
+    )
+    ingest.add_argument("--table", dest="tables", action="append", help="only this table")
+    pipeline = stages.add_parser(
+        "pipeline", parents=[common], help="run the stages end to end for one as-of date"
+    )
+    pipeline.add_argument(
+        "--no-generate", action="store_true", help="use existing exports instead of generating"
+    )
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides = list(args.overrides)
+    if args.as_of_date is not None:
+        overrides.append(f"as_of_date={args.as_of_date.isoformat()}")
+    return load_config(args.conf, overrides)
+
+
+def _spark(cfg: Config) -> SparkSession:
+    """Build the session only for commands that need it (help stays fast)."""
+    from botdetect.session import get_spark
+
+    return get_spark(cfg.spark)
+
+
+def _timed(name: str, fn: Callable[[], object]) -> object:
+    log.info("%s: started", name)
+    start = time.monotonic()
+    result = fn()
+    log.info("%s: done in %.1fs", name, time.monotonic() - start)
+    return result
+
+
+def cmd_generate(args: argparse.Namespace, cfg: Config) -> int:
+    from botdetect.generate.stage import run_generate
+
+    report = _timed("generate", lambda: run_generate(_spark(cfg), cfg))
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _print_ingest(results: Sequence[object]) -> None:
+    print(f"{'table':<13} {'read':>12} {'written':>12} {'quarantined':>12}")
+    for r in results:
+        print(f"{r.table:<13} {r.read:>12,} {r.written:>12,} {r.quarantined:>12,}")
+        for rule, count in sorted(r.by_rule.items()):
+            print(f"{'':<13}   {rule}: {count:,}")
+
+
+def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
+    from botdetect.ingest import run_ingest
+
+    results = _timed(
+        "ingest", lambda: run_ingest(_spark(cfg), cfg, tables=args.tables, full=args.full)
+    )
+    _print_ingest(results)
+    return 0
+
+
+def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
+    from botdetect.generate.stage import run_generate
+    from botdetect.ingest import run_ingest
+
+    spark = _spark(cfg)
+    print(f"botdetect pipeline for {cfg.run_date()} (env {cfg.env}, conf {cfg.fingerprint()})")
+    if not args.no_generate:
+        report = _timed("generate", lambda: run_generate(spark, cfg))
+        print("\n".join(report.lines()))
+    results = _timed("ingest", lambda: run_ingest(spark, cfg, full=not args.no_generate))
+    _print_ingest(results)
+    print(f"tables under {cfg.storage.catalog or cfg.storage.root}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
+    "generate": cmd_generate,
+    "ingest": cmd_ingest,
+    "pipeline": cmd_pipeline,
+}
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from botdetect.ingest import RejectLimitError, SchemaMismatchError
+    from botdetect.io.landing import SourceNotFoundError
+    from botdetect.io.tables import TableNotFoundError
+    from botdetect.session import SessionError
+
+    return (
+        RejectLimitError,
+        SchemaMismatchError,
+        SourceNotFoundError,
+        TableNotFoundError,
+        SessionError,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        cfg = _config(args)
+    except ConfigError as exc:
+        parser.exit(EXIT_USAGE, f"botdetect {args.stage}: error: {exc}\n")
+    try:
+        return COMMANDS[args.stage](args, cfg)
+    except _expected_errors() as exc:
+        print(f"botdetect {args.stage}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

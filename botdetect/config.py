@@ -1,0 +1,311 @@
+"""Typed configuration: YAML files merged in order, then `--set key=value` overrides.
+
+`conf/base.yml` holds every key with its default; an environment file (`local.yml`,
+`dev.yml`, `prod.yml`) overrides some of them. Keys are checked against the dataclasses
+below, so a misspelt key or a value of the wrong type fails with the key's dotted name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONF_DIR_ENV = "BOTDETECT_CONF_DIR"
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that does not fit the schema."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SparkConfig:
+    """How to build the SparkSession in local mode; ignored where a session exists."""
+
+    master: str | None = "local[2]"
+    app_name: str = "botdetect"
+    driver_memory: str = "4g"
+    shuffle_partitions: int = 4
+    ui_enabled: bool = False
+    jars_dir: str | None = ".jars"
+    extra: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class StorageConfig:
+    """Where tables live: Delta paths under `root`, or `catalog.schema.table` names."""
+
+    root: str = "./lakehouse"
+    catalog: str | None = None
+    schema: str = "botdetect"
+    landing: str | None = None
+
+    @property
+    def landing_root(self) -> str:
+        return self.landing or f"{self.root.rstrip('/')}/landing"
+
+
+@dataclasses.dataclass(frozen=True)
+class MlflowConfig:
+    tracking_uri: str = "sqlite:///mlflow.db"
+    experiment: str = "botdetect"
+    model_name: str = "botdetect_spam_rf"
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerateConfig:
+    """The synthetic platform; see `botdetect.generate` for what each knob means."""
+
+    accounts: int = 10_000
+    days: int = 28
+    seed: int = 7
+    prevalence: float = 0.02
+    bot_mix: dict[str, float] = dataclasses.field(
+        default_factory=lambda: {
+            "naive_template": 0.30,
+            "paraphrase": 0.25,
+            "low_and_slow": 0.20,
+            "human_rhythm": 0.15,
+            "late_campaign": 0.10,
+        }
+    )
+    benign_automation_share: float = 0.01
+    popular_share: float = 0.002
+    nat_share: float = 0.08
+    nat_group_size: int = 2000
+    botnet_size: int = 40
+    late_campaign_days: int = 3
+    label_coverage: dict[str, float] = dataclasses.field(
+        default_factory=lambda: {
+            "naive_template": 0.80,
+            "paraphrase": 0.55,
+            "low_and_slow": 0.30,
+            "human_rhythm": 0.35,
+            "late_campaign": 0.15,
+        }
+    )
+    false_label_rate: float = 0.004
+    cleared_share: float = 0.7
+    human_tweets_per_day: float = 1.2
+    partitions: int = 8
+    format: str = "parquet"
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestConfig:
+    source_format: str = "parquet"
+    source_root: str | None = None
+    days: int = 1
+    max_reject_fraction: float = 0.01
+    allow_extra_columns: bool = False
+    csv_options: dict[str, str] = dataclasses.field(default_factory=lambda: {"header": "true"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    env: str = "local"
+    as_of_date: dt.date | None = None
+    platform_start: dt.date = dt.date(2010, 1, 1)
+    spark: SparkConfig = dataclasses.field(default_factory=SparkConfig)
+    storage: StorageConfig = dataclasses.field(default_factory=StorageConfig)
+    mlflow: MlflowConfig = dataclasses.field(default_factory=MlflowConfig)
+    generate: GenerateConfig = dataclasses.field(default_factory=GenerateConfig)
+    ingest: IngestConfig = dataclasses.field(default_factory=IngestConfig)
+
+    def run_date(self) -> dt.date:
+        """The as-of date of this run: from conf or `--as-of-date`, else yesterday (UTC)."""
+        if self.as_of_date is not None:
+            return self.as_of_date
+        return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+
+    def fingerprint(self) -> str:
+        """A short stable hash of the effective configuration, for run records."""
+        payload = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+_VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
+    "generate.accounts": ("must be at least 1", lambda v: v >= 1),
+    "generate.days": ("must be between 1 and 999", lambda v: 1 <= v <= 999),
+    "generate.prevalence": ("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5),
+    "generate.benign_automation_share": ("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5),
+    "generate.popular_share": ("must be in [0, 0.1]", lambda v: 0 <= v <= 0.1),
+    "generate.nat_share": ("must be in [0, 0.9]", lambda v: 0 <= v <= 0.9),
+    "generate.nat_group_size": ("must be at least 2", lambda v: v >= 2),
+    "generate.botnet_size": ("must be at least 1", lambda v: v >= 1),
+    "generate.late_campaign_days": ("must be at least 1", lambda v: v >= 1),
+    "generate.false_label_rate": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
+    "generate.cleared_share": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
+    "generate.human_tweets_per_day": ("must be > 0", lambda v: v > 0),
+    "generate.partitions": ("must be at least 1", lambda v: v >= 1),
+    "generate.format": ("must be parquet, csv or json", lambda v: v in FORMATS),
+    "ingest.source_format": ("must be parquet, csv or json", lambda v: v in FORMATS),
+    "ingest.days": ("must be at least 1", lambda v: v >= 1),
+    "ingest.max_reject_fraction": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
+    "spark.shuffle_partitions": ("must be at least 1", lambda v: v >= 1),
+    "env": ("must be local, dev or prod", lambda v: v in ("local", "dev", "prod")),
+}
+FORMATS = ("parquet", "csv", "json")
+BOT_KINDS = ("naive_template", "paraphrase", "low_and_slow", "human_rhythm", "late_campaign")
+
+
+def _check_mapping_of_kinds(key: str, value: Mapping[str, float]) -> None:
+    unknown = sorted(set(value) - set(BOT_KINDS))
+    if unknown:
+        raise ConfigError(f"{key}: unknown bot kind {unknown[0]!r}; expected one of {BOT_KINDS}")
+    if any(not 0 <= v <= 1 for v in value.values()):
+        raise ConfigError(f"{key}: every share must be in [0, 1]")
+
+
+def _coerce(key: str, hint: Any, value: Any) -> Any:
+    """Convert a YAML/override value to the field's type, or fail naming the key."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(key, args[0], value)
+    if value is None:
+        raise ConfigError(f"{key}: must not be null")
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+        return _build(hint, value, key)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+        _, val_t = typing.get_args(hint)
+        return {str(k): _coerce(f"{key}.{k}", val_t, v) for k, v in value.items()}
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        try:
+            return int(str(value).replace("_", ""))
+        except ValueError:
+            raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
+    if hint is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+    if hint is dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise ConfigError(f"{key}: expected a date YYYY-MM-DD, got {value!r}") from None
+    if hint is str:
+        if isinstance(value, (Mapping, list)):
+            raise ConfigError(f"{key}: expected a string, got {type(value).__name__}")
+        return str(value)
+    raise ConfigError(f"{key}: unsupported type {hint!r}")  # pragma: no cover
+
+
+def _build(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            dotted = f"{prefix}.{key}" if prefix else str(key)
+            raise ConfigError(f"unknown configuration key {dotted!r}")
+    kwargs = {}
+    for name, value in data.items():
+        dotted = f"{prefix}.{name}" if prefix else name
+        coerced = _coerce(dotted, hints[name], value)
+        rule = _VALIDATORS.get(dotted)
+        if rule is not None and coerced is not None and not rule[1](coerced):
+            raise ConfigError(f"{dotted}: {rule[0]}, got {coerced!r}")
+        if dotted in ("generate.bot_mix", "generate.label_coverage"):
+            _check_mapping_of_kinds(dotted, coerced)
+        kwargs[name] = coerced
+    return cls(**kwargs)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge `override` into `base`; nested mappings merge, everything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """Turn `a.b.c=value` into `{"a": {"b": {"c": value}}}`, the value read as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key=value")
+    dotted, raw = text.split("=", 1)
+    parts = [p for p in dotted.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"override {text!r} has an empty key")
+    try:
+        value: Any = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    for part in reversed(parts):
+        value = {part: value}
+    return value
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"configuration file {str(path)!r} does not exist")
+    with path.open() as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return dict(data)
+
+
+def conf_dir() -> Path:
+    """`$BOTDETECT_CONF_DIR` if set (clusters sync `conf/` next to the job), else the repo's."""
+    configured = os.environ.get(CONF_DIR_ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parent.parent / "conf"
+
+
+def load_config(conf_file: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
+    """Load `base.yml`, then `conf_file` (a path, or an environment name), then overrides.
+
+    `conf_file` may be `local`, `dev`, `prod` or a path to any YAML file; when omitted,
+    `local` is used.
+    """
+    env_path = _resolve_conf_path(conf_file)
+    # base.yml sits beside the environment file (a checkout, or conf/ synced to a cluster).
+    base_path = env_path.parent / "base.yml"
+    if not base_path.is_file():
+        base_path = conf_dir() / "base.yml"
+    merged = _read_yaml(base_path)
+    if env_path.resolve() != base_path.resolve():
+        merged = deep_merge(merged, _read_yaml(env_path))
+    for text in overrides:
+        merged = deep_merge(merged, parse_override(text))
+    return _build(Config, merged)
+
+
+def _resolve_conf_path(conf_file: str | Path | None) -> Path:
+    if conf_file is None:
+        return conf_dir() / "local.yml"
+    candidate = Path(conf_file)
+    if candidate.suffix in (".yml", ".yaml") or candidate.exists():
+        return candidate
+    return conf_dir() / f"{conf_file}.yml"

@@ -1,0 +1,501 @@
+"""Vocabularies and templates for synthetic tweets.
+
+A template is a list of slots; each slot is a list of alternatives and one is drawn per
+tweet. A naive spammer's template has one alternative per slot (exact duplicates once
+URLs and numbers are masked); a paraphrasing bot's has five or six (few exact duplicates,
+many near-duplicates). `{url}`, `{num}` and `{tag}` are filled per tweet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from botdetect.generate.random import pick, randint, uniform
+
+Template = list[list[str]]
+
+HUMAN_WORDS = [
+    "the",
+    "a",
+    "my",
+    "our",
+    "your",
+    "this",
+    "that",
+    "today",
+    "tonight",
+    "tomorrow",
+    "yesterday",
+    "week",
+    "weekend",
+    "morning",
+    "evening",
+    "coffee",
+    "tea",
+    "lunch",
+    "dinner",
+    "breakfast",
+    "pizza",
+    "soup",
+    "bread",
+    "cake",
+    "game",
+    "match",
+    "team",
+    "season",
+    "goal",
+    "win",
+    "lost",
+    "love",
+    "hate",
+    "like",
+    "miss",
+    "need",
+    "want",
+    "think",
+    "know",
+    "feel",
+    "hope",
+    "wish",
+    "guess",
+    "really",
+    "actually",
+    "honestly",
+    "maybe",
+    "finally",
+    "again",
+    "still",
+    "just",
+    "never",
+    "always",
+    "sometimes",
+    "usually",
+    "great",
+    "good",
+    "bad",
+    "weird",
+    "funny",
+    "sad",
+    "happy",
+    "tired",
+    "busy",
+    "late",
+    "early",
+    "long",
+    "short",
+    "new",
+    "old",
+    "big",
+    "small",
+    "best",
+    "worst",
+    "favourite",
+    "first",
+    "last",
+    "next",
+    "movie",
+    "show",
+    "book",
+    "song",
+    "album",
+    "concert",
+    "podcast",
+    "episode",
+    "trailer",
+    "series",
+    "chapter",
+    "playlist",
+    "work",
+    "office",
+    "meeting",
+    "project",
+    "deadline",
+    "boss",
+    "class",
+    "exam",
+    "homework",
+    "teacher",
+    "school",
+    "campus",
+    "library",
+    "city",
+    "train",
+    "bus",
+    "traffic",
+    "rain",
+    "snow",
+    "sun",
+    "weather",
+    "beach",
+    "park",
+    "garden",
+    "street",
+    "home",
+    "kitchen",
+    "friend",
+    "friends",
+    "family",
+    "mom",
+    "dad",
+    "sister",
+    "brother",
+    "kids",
+    "dog",
+    "cat",
+    "neighbour",
+    "baby",
+    "grandma",
+    "run",
+    "walk",
+    "gym",
+    "yoga",
+    "bike",
+    "swim",
+    "hike",
+    "trip",
+    "flight",
+    "hotel",
+    "holiday",
+    "vacation",
+    "road",
+    "phone",
+    "laptop",
+    "app",
+    "update",
+    "bug",
+    "code",
+    "server",
+    "screen",
+    "battery",
+    "wifi",
+    "camera",
+    "photo",
+    "video",
+    "is",
+    "was",
+    "are",
+    "were",
+    "be",
+    "been",
+    "have",
+    "has",
+    "had",
+    "do",
+    "did",
+    "does",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "and",
+    "but",
+    "or",
+    "so",
+    "because",
+    "if",
+    "when",
+    "while",
+    "after",
+    "before",
+    "about",
+    "with",
+    "without",
+    "for",
+    "from",
+    "into",
+    "not",
+    "no",
+    "yes",
+    "very",
+    "too",
+    "much",
+    "many",
+    "more",
+    "less",
+    "some",
+    "any",
+    "every",
+    "all",
+    "nothing",
+    "something",
+    "everything",
+    "here",
+    "there",
+    "where",
+    "why",
+    "how",
+    "what",
+    "who",
+    "which",
+    "again",
+    "already",
+    "almost",
+    "enough",
+    "quite",
+]
+
+COMMON_PHRASES = [
+    "good morning",
+    "good morning everyone",
+    "good night",
+    "happy friday",
+    "happy birthday!",
+    "thank you so much",
+    "lol",
+    "can't wait",
+    "so true",
+    "congrats!",
+]
+
+CITIES = ["Lisbon", "Oslo", "Austin", "Pune", "Lagos", "Leeds", "Quito", "Perth", "Osaka", "Graz"]
+
+FIRST_NAMES = [
+    "ana",
+    "ben",
+    "carla",
+    "dan",
+    "eva",
+    "finn",
+    "gina",
+    "hugo",
+    "ines",
+    "jack",
+    "kira",
+    "leo",
+    "maya",
+    "nico",
+    "olga",
+    "paul",
+    "rosa",
+    "sam",
+    "tara",
+    "uma",
+    "vic",
+    "wen",
+    "yara",
+    "zoe",
+    "ali",
+    "bea",
+    "cole",
+    "dina",
+    "eli",
+    "faye",
+    "gus",
+    "hana",
+    "ivan",
+    "jade",
+    "kurt",
+    "lina",
+    "marc",
+    "nora",
+    "omar",
+]
+
+LAST_NAMES = [
+    "silva",
+    "smith",
+    "khan",
+    "novak",
+    "garcia",
+    "muller",
+    "rossi",
+    "kim",
+    "sato",
+    "okafor",
+    "nguyen",
+    "ivanova",
+    "lopez",
+    "brown",
+    "costa",
+    "berg",
+    "dubois",
+    "yilmaz",
+    "haddad",
+    "moreau",
+]
+
+SPAM_WORDS = [
+    "free",
+    "followers",
+    "win",
+    "prize",
+    "cash",
+    "crypto",
+    "bonus",
+    "click",
+    "deal",
+    "offer",
+    "limited",
+    "promo",
+    "giveaway",
+    "exclusive",
+    "winner",
+    "claim",
+    "reward",
+    "money",
+    "fast",
+    "easy",
+    "guaranteed",
+    "instant",
+]
+
+# One template per botnet; naive templates never vary except for {url} and {num}.
+NAIVE_TEMPLATES: list[Template] = [
+    [["Get"], ["{num}"], ["free followers now!!!"], ["{url}"]],
+    [["WIN a brand new iPhone, just click"], ["{url}"]],
+    [["Hot singles in your area"], ["{url}"]],
+    [["Make ${num} a day from home, ask me how"], ["{url}"]],
+    [["Limited offer: {num}% off designer bags"], ["{url}"]],
+    [["Best crypto signals, join {num}k traders"], ["{url}"]],
+    [["You have been selected for a gift card! claim"], ["{url}"]],
+    [["Cheap pills no prescription"], ["{url}"]],
+]
+
+PARAPHRASE_TEMPLATES: list[Template] = [
+    [
+        ["Earn", "Make", "Get", "Grab", "Collect", "Pull in"],
+        ["$500", "big money", "extra cash", "$1000", "real income", "serious profit"],
+        ["daily", "today", "this week", "every day", "fast", "in no time"],
+        ["from home", "online", "with one app", "on your phone", "in minutes", "part time"],
+        ["click", "visit", "check", "see", "tap", "go to"],
+        ["{url}"],
+        ["!!", "now", "", "asap", "today", "🔥"],
+    ],
+    [
+        ["Want", "Need", "Looking for", "Dreaming of", "Searching for", "Hoping for"],
+        ["more followers", "real fans", "likes", "engagement", "a bigger audience", "reach"],
+        ["?", "??", "?!", "...", "", "!"],
+        ["We deliver", "Get them", "Boost", "Grow", "Buy them", "Order"],
+        ["fast", "cheap", "instantly", "safely", "today", "now"],
+        ["{url}"],
+    ],
+    [
+        ["This", "One", "A simple", "The", "My", "Our"],
+        ["trick", "secret", "method", "hack", "system", "strategy"],
+        ["doctors hate", "banks hide", "nobody tells you", "pays my rent", "changed my life"],
+        ["read", "see", "learn more", "details", "watch", "info"],
+        ["{url}"],
+    ],
+]
+
+LOW_SLOW_TEMPLATES: list[Template] = [
+    [["hey", "hi", "hello", "yo"], ["{tag}"], ["check my profile", "look at my page"], ["{url}"]],
+    [["{tag}"], ["you won a prize", "you are a winner", "your reward is waiting"], ["{url}"]],
+]
+
+HUMAN_LIKE_SPAM_TEMPLATES: list[Template] = [
+    [
+        ["honestly", "ok so", "not gonna lie", "wow", "guys"],
+        ["I love", "obsessed with", "can't stop using", "so happy with"],
+        ["this serum", "my new headphones", "these sneakers", "this app", "this course"],
+        ["got mine at", "link here", "found it at", "you can get it at"],
+        ["{url}"],
+    ],
+]
+
+LATE_CAMPAIGN_TEMPLATES: list[Template] = [
+    [
+        ["Claim", "Grab", "Secure", "Get"],
+        ["your"],
+        ["$SOLX", "$MOONAI", "$PEPEX"],
+        ["airdrop", "tokens", "rewards", "allocation"],
+        ["before it ends", "now", "today only", "while it lasts"],
+        ["{url}"],
+    ],
+    [
+        ["Wallet", "Account"],
+        ["eligible for", "whitelisted for", "selected for"],
+        ["{num}", "a bonus of {num}"],
+        ["$MOONAI", "$SOLX"],
+        ["connect at", "verify at"],
+        ["{url}"],
+    ],
+]
+
+AUTOMATION_TEMPLATES: list[Template] = [
+    [
+        ["Weather update for"],
+        CITIES,
+        [":"],
+        ["{num}C"],
+        ["and sunny", "and cloudy", "with rain", "with light wind", "and clear"],
+    ],
+    [
+        ["Breaking:", "Update:", "Just in:", "Developing:"],
+        ["council", "markets", "storm", "election", "transport", "hospital", "festival"],
+        ["report", "vote", "warning", "results", "plans", "update"],
+        ["published", "announced", "expected", "delayed", "confirmed"],
+        ["{url}"],
+    ],
+    [
+        ["Raspberry Pi"],
+        ["sensor", "node", "station"],
+        ["{num}"],
+        ["temperature", "humidity", "pressure", "soil moisture"],
+        ["reading:"],
+        ["{num}"],
+    ],
+]
+
+
+def template_array(templates: Sequence[Template]) -> Column:
+    """The templates as one `array<array<array<string>>>` literal column."""
+    return F.array(
+        *[F.array(*[F.array(*[F.lit(a) for a in slot]) for slot in tpl]) for tpl in templates]
+    )
+
+
+def render_template(templates: Column, index: Column, seed: int, *keys: Column) -> Column:
+    """Draw one alternative per slot of templates[index] and join them with spaces."""
+    template = F.element_at(templates, (index % F.size(templates) + 1).cast("int"))
+    words = F.transform(
+        template,
+        lambda slot, i: F.element_at(
+            slot, (randint(seed, "slot", F.size(slot), i, *keys) + 1).cast("int")
+        ),
+    )
+    return F.trim(F.regexp_replace(F.concat_ws(" ", words), "  +", " "))
+
+
+def random_words(seed: int, n_words: Column, *keys: Column) -> Column:
+    """`n_words` words drawn from the everyday vocabulary."""
+    vocab = F.array(*[F.lit(w) for w in HUMAN_WORDS])
+    words = F.transform(
+        F.sequence(F.lit(1), F.greatest(n_words, F.lit(1))),
+        lambda i: F.element_at(
+            vocab, (randint(seed, "word", len(HUMAN_WORDS), i, *keys) + 1).cast("int")
+        ),
+    )
+    return F.concat_ws(" ", words)
+
+
+def fill_placeholders(text: Column, seed: int, *keys: Column) -> Column:
+    """Replace {url}, {num} and {tag} with values drawn for this tweet."""
+    url = F.concat(
+        F.lit("https://t.co/"),
+        F.substring(F.sha2(F.concat_ws(":", F.lit(seed), *keys), 256), 1, 10),
+    )
+    num = (randint(seed, "num", 990, *keys) + 10).cast("string")
+    tag = F.concat(F.lit("@"), pick(FIRST_NAMES, randint(seed, "tagname", len(FIRST_NAMES), *keys)))
+    tag = F.concat(tag, (randint(seed, "tagnum", 9000, *keys) + 1000).cast("string"))
+    filled = F.replace(text, F.lit("{url}"), url)
+    filled = F.replace(filled, F.lit("{num}"), num)
+    return F.replace(filled, F.lit("{tag}"), tag)
+
+
+def human_text(seed: int, *keys: Column) -> Column:
+    """Everyday tweets: mostly unique word salad, some common phrases, some links."""
+    n_words = randint(seed, "nwords", 11, *keys) + 4
+    body = random_words(seed, n_words, *keys)
+    u = uniform(seed, "human_form", *keys)
+    phrase = pick(COMMON_PHRASES, randint(seed, "phrase", len(COMMON_PHRASES), *keys))
+    return (
+        F.when(u < 0.07, phrase)
+        .when(u < 0.15, F.concat(body, F.lit(" {url}")))
+        .when(u < 0.20, F.concat(body, F.lit(" {num}")))
+        .otherwise(body)
+    )

@@ -1,0 +1,86 @@
+"""The one SparkSession factory used by the CLI, jobs, notebooks and tests."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from botdetect.config import SparkConfig
+
+log = logging.getLogger(__name__)
+
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+# Local-mode defaults that keep a 2-core laptop responsive; clusters set their own.
+LOCAL_DEFAULTS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.sql.sources.partitionOverwriteMode": "static",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+}
+
+
+class SessionError(RuntimeError):
+    """The session cannot be built as configured (for example, missing Delta jars)."""
+
+
+def delta_jars(jars_dir: str | Path) -> list[str]:
+    """The jar files `make jars` placed in `jars_dir`, or a clear error if there are none."""
+    folder = Path(jars_dir)
+    if not folder.is_absolute() and not folder.is_dir():
+        folder = Path(__file__).resolve().parent.parent / folder  # relative to the checkout
+    jars = sorted(str(p.resolve()) for p in folder.glob("*.jar"))
+    if not any("delta-spark" in Path(j).name for j in jars):
+        raise SessionError(
+            f"no Delta jars in {str(folder)!r}: run `make jars` (Maven copies "
+            "io.delta:delta-spark_4.1_2.13 and delta-storage there), or set "
+            "spark.jars_dir: null and pass --packages to spark-submit"
+        )
+    return jars
+
+
+def get_spark(conf: SparkConfig) -> SparkSession:
+    """Return the active session, or build one.
+
+    On Databricks or under spark-submit a session (or its conf) already exists: reuse it
+    and add only the Delta settings it lacks. With `conf.master` set (local mode) build a
+    session with Delta jars, UTC time and small shuffle partitions.
+    """
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder.appName(conf.app_name)
+    if conf.master is None:
+        # spark-submit (or the platform) owns master, memory and jars; only fill gaps.
+        from pyspark import SparkConf
+
+        existing = SparkConf()
+        for key, value in {**DELTA_CONF, **conf.extra}.items():
+            if not existing.contains(key):
+                builder = builder.config(key, value)
+        return builder.getOrCreate()
+    settings = {
+        **LOCAL_DEFAULTS,
+        **DELTA_CONF,
+        "spark.driver.memory": conf.driver_memory,
+        "spark.sql.shuffle.partitions": str(conf.shuffle_partitions),
+        "spark.ui.enabled": str(conf.ui_enabled).lower(),
+    }
+    if conf.jars_dir is not None:
+        settings["spark.jars"] = ",".join(delta_jars(conf.jars_dir))
+    settings.update(conf.extra)
+    builder = builder.master(conf.master)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    log.info("started Spark %s (%s)", spark.version, conf.master)
+    return spark
