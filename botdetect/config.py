@@ -155,6 +155,7 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
     "env": ("must be local, dev or prod", lambda v: v in ("local", "dev", "prod")),
 }
 FORMATS = ("parquet", "csv", "json")
+FREE_FORM_MAPS = ("spark.extra", "ingest.csv_options")
 BOT_KINDS = ("naive_template", "paraphrase", "low_and_slow", "human_rhythm", "late_campaign")
 
 
@@ -256,9 +257,14 @@ def parse_override(text: str) -> dict[str, Any]:
     parts = [p for p in dotted.strip().split(".") if p]
     if not parts:
         raise ConfigError(f"override {text!r} has an empty key")
+    for prefix in FREE_FORM_MAPS:
+        # Keys inside free-form maps may contain dots (spark.extra.spark.sql.foo=1).
+        head = prefix.split(".")
+        if parts[: len(head)] == head and len(parts) > len(head):
+            parts = [*head, ".".join(parts[len(head) :])]
     try:
         value: Any = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # e.g. 2026-13-01 looks like a date to YAML
         value = raw
     for part in reversed(parts):
         value = {part: value}
@@ -268,8 +274,11 @@ def parse_override(text: str) -> dict[str, Any]:
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"configuration file {str(path)!r} does not exist")
-    with path.open() as fh:
-        data = yaml.safe_load(fh) or {}
+    try:
+        with path.open() as fh:
+            data = yaml.safe_load(fh) or {}
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: the top level must be a mapping")
     return dict(data)

@@ -22,7 +22,6 @@ class SourceTable:
     required: tuple[str, ...]  # columns that may never be null
     enums: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     event_time: str | None = None  # the timestamp that event_date is derived from
-    # Columns that must be null exactly when `when_null` is not: (column, when_null_column).
 
     @property
     def is_event_table(self) -> bool:

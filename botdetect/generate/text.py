@@ -442,42 +442,72 @@ AUTOMATION_TEMPLATES: list[Template] = [
 ]
 
 
+MAX_SLOTS = max(
+    len(t)
+    for group in (
+        NAIVE_TEMPLATES,
+        PARAPHRASE_TEMPLATES,
+        LOW_SLOW_TEMPLATES,
+        HUMAN_LIKE_SPAM_TEMPLATES,
+        LATE_CAMPAIGN_TEMPLATES,
+        AUTOMATION_TEMPLATES,
+    )
+    for t in group
+)
+MAX_WORDS = 14
+
+
+def _alternative(word: str) -> Column:
+    # An empty alternative is a null, which concat_ws skips: no double spaces to clean up.
+    return F.lit(word) if word else F.lit(None).cast("string")
+
+
 def template_array(templates: Sequence[Template]) -> Column:
     """The templates as one `array<array<array<string>>>` literal column."""
     return F.array(
-        *[F.array(*[F.array(*[F.lit(a) for a in slot]) for slot in tpl]) for tpl in templates]
+        *[
+            F.array(*[F.array(*[_alternative(a) for a in slot]) for slot in tpl])
+            for tpl in templates
+        ]
     )
 
 
-def render_template(templates: Column, index: Column, seed: int, *keys: Column) -> Column:
-    """Draw one alternative per slot of templates[index] and join them with spaces."""
-    template = F.element_at(templates, (index % F.size(templates) + 1).cast("int"))
-    words = F.transform(
-        template,
-        lambda slot, i: F.element_at(
-            slot, (randint(seed, "slot", F.size(slot), i, *keys) + 1).cast("int")
-        ),
-    )
-    return F.trim(F.regexp_replace(F.concat_ws(" ", words), "  +", " "))
+def pick_template(templates: Sequence[Template], index: Column) -> Column:
+    """templates[index % len(templates)] as an `array<array<string>>` column."""
+    array = template_array(templates)
+    return F.element_at(array, (index % len(templates) + 1).cast("int"))
+
+
+def render(template: Column, seed: int, *keys: Column) -> Column:
+    """Draw one alternative per slot of `template` and join them with spaces.
+
+    Slots are unrolled to MAX_SLOTS plain expressions (a missing slot is null and
+    skipped), and callers pick the template first and render once: one set of draws
+    per tweet keeps Spark's generated code small enough to be JIT-compiled.
+    """
+    words = []
+    for j in range(MAX_SLOTS):
+        slot = F.try_element_at(template, F.lit(j + 1))
+        choice = F.floor(uniform(seed, f"slot{j}", *keys) * F.greatest(F.size(slot), F.lit(1)))
+        words.append(F.try_element_at(slot, (choice + 1).cast("int")))
+    return F.concat_ws(" ", *words)
 
 
 def random_words(seed: int, n_words: Column, *keys: Column) -> Column:
-    """`n_words` words drawn from the everyday vocabulary."""
+    """`n_words` (at most MAX_WORDS) words drawn from the everyday vocabulary."""
     vocab = F.array(*[F.lit(w) for w in HUMAN_WORDS])
-    words = F.transform(
-        F.sequence(F.lit(1), F.greatest(n_words, F.lit(1))),
-        lambda i: F.element_at(
-            vocab, (randint(seed, "word", len(HUMAN_WORDS), i, *keys) + 1).cast("int")
-        ),
-    )
-    return F.concat_ws(" ", words)
+    words = [
+        F.element_at(vocab, (randint(seed, f"word{i}", len(HUMAN_WORDS), *keys) + 1).cast("int"))
+        for i in range(MAX_WORDS)
+    ]
+    return F.array_join(F.slice(F.array(*words), 1, F.least(n_words, F.lit(MAX_WORDS))), " ")
 
 
 def fill_placeholders(text: Column, seed: int, *keys: Column) -> Column:
     """Replace {url}, {num} and {tag} with values drawn for this tweet."""
     url = F.concat(
         F.lit("https://t.co/"),
-        F.substring(F.sha2(F.concat_ws(":", F.lit(seed), *keys), 256), 1, 10),
+        F.lower(F.hex(F.xxhash64(F.lit(seed), F.lit("url"), *keys))),
     )
     num = (randint(seed, "num", 990, *keys) + 10).cast("string")
     tag = F.concat(F.lit("@"), pick(FIRST_NAMES, randint(seed, "tagname", len(FIRST_NAMES), *keys)))
@@ -493,9 +523,7 @@ def human_text(seed: int, *keys: Column) -> Column:
     body = random_words(seed, n_words, *keys)
     u = uniform(seed, "human_form", *keys)
     phrase = pick(COMMON_PHRASES, randint(seed, "phrase", len(COMMON_PHRASES), *keys))
-    return (
-        F.when(u < 0.07, phrase)
-        .when(u < 0.15, F.concat(body, F.lit(" {url}")))
-        .when(u < 0.20, F.concat(body, F.lit(" {num}")))
-        .otherwise(body)
-    )
+    # `body` appears once: repeating a large expression in several branches blows
+    # Spark's generated-code size limit and silently falls back to the interpreter.
+    suffix = F.when(u < 0.15, F.lit(" {url}")).when(u < 0.20, F.lit(" {num}")).otherwise("")
+    return F.when(u < 0.07, phrase).otherwise(F.concat(body, suffix))

@@ -388,24 +388,22 @@ def tweets(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
 def _tweet_text(plan: WorldPlan, *key: Column) -> Column:
     seed = plan.seed
     tpl = F.col("template")
-    botnet_text = lambda templates: text.render_template(  # noqa: E731
-        text.template_array(templates), tpl, seed, *key
-    )
-    human_like = text.human_text(seed, *key)
-    raw = by_kind(
+    template = by_kind(
         {
-            AUTOMATION: text.render_template(
-                text.template_array(text.AUTOMATION_TEMPLATES), F.col("auto_style"), seed, *key
-            ),
-            NAIVE: botnet_text(text.NAIVE_TEMPLATES),
-            PARAPHRASE: botnet_text(text.PARAPHRASE_TEMPLATES),
-            LOW_SLOW: botnet_text(text.LOW_SLOW_TEMPLATES),
-            HUMAN_RHYTHM: F.when(
-                bernoulli(seed, "hr_spam", 0.5, *key), botnet_text(text.HUMAN_LIKE_SPAM_TEMPLATES)
-            ).otherwise(human_like),
-            LATE: botnet_text(text.LATE_CAMPAIGN_TEMPLATES),
+            AUTOMATION: text.pick_template(text.AUTOMATION_TEMPLATES, F.col("auto_style")),
+            NAIVE: text.pick_template(text.NAIVE_TEMPLATES, tpl),
+            PARAPHRASE: text.pick_template(text.PARAPHRASE_TEMPLATES, tpl),
+            LOW_SLOW: text.pick_template(text.LOW_SLOW_TEMPLATES, tpl),
+            HUMAN_RHYTHM: text.pick_template(text.HUMAN_LIKE_SPAM_TEMPLATES, tpl),
+            LATE: text.pick_template(text.LATE_CAMPAIGN_TEMPLATES, tpl),
         },
-        human_like,
+    )
+    # Humans, and half of the human-rhythm bots' tweets, are everyday text.
+    is_everyday = (F.col("kind") == HUMAN) | (
+        (F.col("kind") == HUMAN_RHYTHM) & ~bernoulli(seed, "hr_spam", 0.5, *key)
+    )
+    raw = F.when(is_everyday, text.human_text(seed, *key)).otherwise(
+        text.render(template, seed, *key)
     )
     return text.fill_placeholders(raw, seed, *key)
 
@@ -496,7 +494,8 @@ def logins(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
     # Bots of one botnet log in on their controller's schedule, within a few seconds.
     jitter = by_kind(LOGIN_JITTER, 60)
     bot_second = (
-        randint(seed, "schedule", DAY, botnet, F.col("day_index"))
+        # Early enough that the day's last login (j <= 3) stays on the same day.
+        randint(seed, "schedule", DAY - 7 * 3600, botnet, F.col("day_index"))
         + j * 2 * 3600
         + randint(seed, "lj", jitter, *key)
     )

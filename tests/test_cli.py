@@ -1,0 +1,89 @@
+"""The command line: help, argument errors, and one end-to-end run on a tiny world."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from botdetect.cli import COMMANDS, main
+from botdetect.session import SessionError, delta_jars
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_help_lists_every_stage(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for stage in COMMANDS:
+        assert stage in out
+
+
+def test_bad_date_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ingest", "--as-of-date", "2026-13-01"])
+    assert exit_info.value.code == 2
+    assert "expected a date YYYY-MM-DD, got '2026-13-01'" in capsys.readouterr().err
+
+
+def test_unknown_stage_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["trian"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'trian'" in capsys.readouterr().err
+
+
+def test_unknown_conf_key_is_named(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", "--set", "generate.acounts=5"])
+    assert exit_info.value.code == 2
+    assert "unknown configuration key 'generate.acounts'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stage", sorted(COMMANDS))
+def test_every_stage_has_a_job_entry_point(stage):
+    job = ROOT / "jobs" / f"{stage}.py"
+    done = subprocess.run(
+        [sys.executable, str(job), "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"botdetect {stage}" in done.stdout
+
+
+def test_missing_delta_jars_are_explained(tmp_path):
+    with pytest.raises(SessionError, match="run `make jars`"):
+        delta_jars(tmp_path)
+
+
+def test_missing_export_exits_1_with_the_table_named(spark, tmp_path, capsys):
+    code = main(["ingest", "--set", f"storage.root={tmp_path}"])
+    assert code == 1
+    assert "no export for table 'tweets'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_pipeline_generates_and_ingests_a_tiny_world(spark, tmp_path, capsys):
+    code = main(
+        [
+            "pipeline",
+            "--as-of-date",
+            "2026-11-28",
+            "--set",
+            f"storage.root={tmp_path}",
+            "--set",
+            "generate.accounts=500",
+            "--set",
+            "generate.days=3",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "world 2026-11-26 .. 2026-11-28" in out
+    assert "prevalence 2.00%" in out
+    for table in ("tweets", "interactions", "accounts", "follows", "logins", "ops_actions"):
+        assert (tmp_path / "raw" / table / "_delta_log").is_dir()
+    assert (tmp_path / "truth" / "ground_truth" / "_delta_log").is_dir()

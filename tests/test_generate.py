@@ -1,0 +1,218 @@
+"""The synthetic platform: deterministic, to contract, and hard in the ways DESIGN.md asks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from botdetect.config import load_config
+from botdetect.contract import GROUND_TRUTH_SCHEMA, SOURCE_TABLES
+from botdetect.generate.world import generate_world, plan_world
+
+AS_OF = dt.date(2026, 11, 28)
+PLATFORM_START = dt.date(2010, 1, 1)
+OVERRIDES = [
+    "generate.accounts=3000",
+    "generate.days=6",
+    "generate.partitions=2",
+    "generate.botnet_size=10",
+    "generate.nat_group_size=100",
+    "generate.false_label_rate=0.05",
+    "generate.late_campaign_days=2",
+]
+
+
+def world(spark, *extra: str):
+    cfg = load_config("local", [*OVERRIDES, *extra]).generate
+    return generate_world(spark, cfg, AS_OF, PLATFORM_START)
+
+
+@pytest.fixture(scope="module")
+def tiny_world(spark):
+    plan, tables = world(spark)
+    cached = {name: df.cache() for name, df in tables.items()}
+    yield plan, cached
+    for df in cached.values():
+        df.unpersist()
+
+
+def _types(schema):
+    return [(f.name, f.dataType.simpleString()) for f in schema.fields]
+
+
+def test_schemas_equal_the_contract(tiny_world):
+    _, tables = tiny_world
+    for name, table in SOURCE_TABLES.items():
+        assert _types(tables[name].schema) == _types(table.schema), name
+    assert _types(tables["ground_truth"].schema) == _types(GROUND_TRUTH_SCHEMA)
+
+
+def test_same_seed_gives_identical_tables_and_another_seed_does_not(spark, tiny_world):
+    _, first = tiny_world
+    _, again = world(spark)
+    for name in ("tweets", "logins", "follows", "ops_actions", "accounts"):
+        assert_df_equality(first[name], again[name], ignore_row_order=True)
+    _, other = world(spark, "generate.seed=8")
+    assert other["tweets"].exceptAll(first["tweets"]).limit(1).count() == 1
+
+
+def test_plan_counts_match_prevalence_and_mix():
+    cfg = load_config("local", ["generate.accounts=100000"]).generate
+    plan = plan_world(cfg, AS_OF, PLATFORM_START)
+    sizes = {k: end - start for k, (start, end) in plan.ranges.items()}
+    bots = sum(sizes[k] for k in cfg.bot_mix)
+    assert bots == 2000  # 2% of 100k
+    for kind, share in cfg.bot_mix.items():
+        assert sizes[kind] == round(2000 * share)
+    assert sizes["benign_automation"] == 1000
+    assert sum(sizes.values()) + plan.popular[1] == 100_000
+
+
+def test_truth_prevalence_and_kinds(tiny_world):
+    _, tables = tiny_world
+    truth = tables["ground_truth"]
+    counts = {r["bot_kind"]: r["count"] for r in truth.groupBy("bot_kind").count().collect()}
+    assert sum(counts.values()) == 3000
+    assert truth.where("is_spam_bot").count() == 60
+    assert set(counts) == {
+        "human",
+        "benign_automation",
+        "naive_template",
+        "paraphrase",
+        "low_and_slow",
+        "human_rhythm",
+        "late_campaign",
+    }
+    assert truth.where("is_spam_bot AND botnet_id IS NULL").count() == 0
+    assert truth.where("NOT is_spam_bot AND botnet_id IS NOT NULL").count() == 0
+
+
+def test_account_ids_are_unique_and_keys_never_null(tiny_world):
+    _, tables = tiny_world
+    for name, table in SOURCE_TABLES.items():
+        df = tables[name]
+        assert df.count() == df.dropDuplicates(list(table.primary_key)).count(), name
+        for column in table.required:
+            assert df.where(F.col(column).isNull()).count() == 0, (name, column)
+
+
+def test_botnet_members_share_controllers(tiny_world):
+    _, tables = tiny_world
+    logins = tables["logins"].join(tables["ground_truth"], "account_id")
+    naive = logins.where(F.col("bot_kind") == "naive_template")
+    per_botnet = naive.groupBy("botnet_id").agg(
+        F.countDistinct("ip").alias("ips"),
+        F.countDistinct("device_id").alias("devices"),
+        F.countDistinct("account_id").alias("members"),
+    )
+    rows = per_botnet.collect()
+    assert rows, "no naive botnet logged in"
+    for row in rows:
+        assert row["ips"] <= 4 and row["devices"] <= 3
+        assert row["members"] > row["ips"]
+    created = tables["accounts"].join(tables["ground_truth"], "account_id")
+    spread = (
+        created.where(F.col("bot_kind") == "naive_template")
+        .groupBy("botnet_id")
+        .agg((F.max("created_at").cast("long") - F.min("created_at").cast("long")).alias("s"))
+    )
+    assert spread.where(F.col("s") > 6 * 3600).count() == 0  # created in a 6-hour burst
+
+
+def test_botnet_logins_are_synchronised(tiny_world):
+    _, tables = tiny_world
+    logins = tables["logins"].join(tables["ground_truth"], "account_id")
+    first_login = (
+        logins.where(F.col("bot_kind") == "naive_template")
+        .groupBy("botnet_id", "event_date", "account_id")
+        .agg(F.min("login_at").cast("long").alias("t"))
+        .groupBy("botnet_id", "event_date")
+        .agg((F.max("t") - F.min("t")).alias("spread"))
+    )
+    assert first_login.where(F.col("spread") > 90).count() == 0
+
+
+def test_nat_ips_carry_many_benign_accounts(tiny_world):
+    _, tables = tiny_world
+    per_ip = (
+        tables["logins"]
+        .join(tables["ground_truth"], "account_id")
+        .groupBy("ip")
+        .agg(
+            F.countDistinct("account_id").alias("accounts"),
+            F.max(F.col("is_spam_bot").cast("int")).alias("any_bot"),
+        )
+    )
+    hot = per_ip.where(F.col("accounts") >= 40)
+    assert hot.count() >= 1
+    assert hot.where(F.col("any_bot") == 1).count() == 0
+
+
+def test_ops_labels_are_partial_and_sometimes_wrong(tiny_world):
+    _, tables = tiny_world
+    spam = (
+        tables["ops_actions"]
+        .where("reason = 'spam' AND restriction IN ('suspend', 'lock')")
+        .select("account_id")
+        .distinct()
+        .join(tables["ground_truth"], "account_id")
+    )
+    labelled_bots = spam.where("is_spam_bot").count()
+    assert 0 < labelled_bots < 60
+    assert spam.where("NOT is_spam_bot").count() > 0
+    assert tables["ops_actions"].where("restriction = 'cleared'").count() > 0
+    latest = tables["ops_actions"].agg(F.max("action_at")).first()[0]
+    assert latest < dt.datetime(2026, 11, 29)  # nothing from after the as-of date
+
+
+def test_late_campaign_starts_in_the_last_days(tiny_world):
+    plan, tables = tiny_world
+    late = tables["tweets"].join(
+        tables["ground_truth"].where("bot_kind = 'late_campaign'"), "account_id"
+    )
+    first_day = late.agg(F.min("event_date")).first()[0]
+    assert first_day == plan.world_start + dt.timedelta(days=plan.campaign_start_day)
+    assert late.where(F.col("text").contains("airdrop") | F.col("text").contains("$")).count() > 0
+
+
+def test_naive_bots_repeat_a_template_humans_do_not(tiny_world):
+    _, tables = tiny_world
+    masked = F.regexp_replace(
+        F.regexp_replace(F.lower("text"), r"https?://\S+", "<url>"), r"\d+", "<num>"
+    )
+    per_kind = (
+        tables["tweets"]
+        .join(tables["ground_truth"], "account_id")
+        .groupBy("bot_kind")
+        .agg(F.count("*").alias("n"), F.countDistinct(masked).alias("distinct"))
+    )
+    share = {r["bot_kind"]: r["distinct"] / r["n"] for r in per_kind.collect()}
+    assert share["naive_template"] < 0.01
+    assert share["paraphrase"] > 0.1  # paraphrasing keeps exact duplicates rare
+    assert share["human"] > 0.8
+
+
+def test_benign_automation_is_regular(tiny_world):
+    _, tables = tiny_world
+    auto = tables["tweets"].join(
+        tables["ground_truth"].where("bot_kind = 'benign_automation'"), "account_id"
+    )
+    per_day = auto.groupBy("account_id", "event_date").count()
+    counts = {r["count"] for r in per_day.collect()}
+    assert counts <= {4, 6, 8, 12, 24}
+
+
+def test_replies_point_at_existing_tweets(tiny_world):
+    _, tables = tiny_world
+    tweets = tables["tweets"]
+    replies = tweets.where(F.col("parent_tweet_id").isNotNull()).select("parent_tweet_id")
+    missing = replies.join(
+        tweets.select(F.col("tweet_id").alias("parent_tweet_id")), "parent_tweet_id", "left_anti"
+    )
+    assert replies.count() > 0
+    assert missing.count() == 0
+    targets = tables["interactions"].select("tweet_id").distinct()
+    assert targets.join(tweets, "tweet_id", "left_anti").count() == 0

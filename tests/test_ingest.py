@@ -1,0 +1,224 @@
+"""Ingest: clean rows land intact, every kind of bad row is quarantined with its reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from delta.tables import DeltaTable
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from botdetect.contract import ACCOUNTS, INTERACTIONS, TWEETS
+from botdetect.generate.stage import run_generate
+from botdetect.ingest import (
+    RejectLimitError,
+    SchemaMismatchError,
+    ingest_table,
+    run_ingest,
+)
+from botdetect.io.landing import SourceNotFoundError
+from tests.conftest import tiny_config
+
+AS_OF = dt.date(2026, 11, 28)
+STRINGS = T.StructType([T.StructField(c, T.StringType()) for c in TWEETS.columns])
+TS = dt.datetime
+
+
+def write_source(spark, cfg, name, rows, schema, fmt="parquet"):
+    path = f"{cfg.storage.landing_root}/{name}"
+    spark.createDataFrame(rows, schema).write.mode("overwrite").format(fmt).option(
+        "header", "true"
+    ).save(path)
+
+
+def raw(spark, cfg, name):
+    return spark.read.format("delta").load(f"{cfg.storage.root}/raw/{name}")
+
+
+def quarantine(spark, cfg):
+    return spark.read.format("delta").load(f"{cfg.storage.root}/quality/quarantine")
+
+
+def tweet(tweet_id, account_id, created_at, event_date, text="hi", parent=None, mentions="[]"):
+    return (tweet_id, account_id, created_at, text, parent, mentions, event_date)
+
+
+GOOD = [
+    tweet("1", "10", "2026-11-28 08:00:00", "2026-11-28", mentions="[11, 12]"),
+    tweet("2", "11", "2026-11-28T01:30:00+02:00", "2026-11-27", parent="1"),
+]
+BAD = [
+    tweet(None, "10", "2026-11-28 09:00:00", "2026-11-28"),
+    tweet("3", "10", "yesterday", "2026-11-28"),
+    tweet("4", "abc", "2026-11-28 10:00:00", "2026-11-28"),
+    tweet("5", "10", "2026-11-28 10:00:00", "2026-11-26"),
+    tweet("6", "10", "2026-11-28 10:00:00", "2026-11-28", mentions="not json"),
+    tweet("1", "10", "2026-11-28 08:00:00", "2026-11-28", mentions="[11, 12]"),
+]
+
+
+@pytest.fixture
+def cfg(tmp_path: Path):
+    return tiny_config(tmp_path, "ingest.days=3", "ingest.max_reject_fraction=1.0")
+
+
+def test_clean_rows_land_intact_and_times_are_utc(spark, cfg):
+    write_source(spark, cfg, "tweets", GOOD, STRINGS)
+    result = ingest_table(spark, cfg, TWEETS, AS_OF)
+    expected = spark.createDataFrame(
+        [
+            (1, 10, TS(2026, 11, 28, 8), "hi", None, [11, 12], dt.date(2026, 11, 28)),
+            (2, 11, TS(2026, 11, 27, 23, 30), "hi", 1, [], dt.date(2026, 11, 27)),
+        ],
+        TWEETS.schema,
+    )
+    assert_df_equality(
+        raw(spark, cfg, "tweets"), expected, ignore_row_order=True, ignore_nullable=True
+    )
+    assert (result.read, result.written, result.quarantined) == (2, 2, 0)
+
+
+def test_each_kind_of_bad_row_is_quarantined_with_its_reason(spark, cfg):
+    write_source(spark, cfg, "tweets", GOOD + BAD, STRINGS)
+    result = ingest_table(spark, cfg, TWEETS, AS_OF)
+    got = quarantine(spark, cfg).select("source_table", "rule", "column", "batch_date")
+    expected = spark.createDataFrame(
+        [
+            ("tweets", "null_key", "tweet_id", AS_OF),
+            ("tweets", "unparseable_timestamp", "created_at", AS_OF),
+            ("tweets", "bad_type", "account_id", AS_OF),
+            ("tweets", "event_date_mismatch", "event_date", AS_OF),
+            ("tweets", "bad_type", "mentioned_account_ids", AS_OF),
+            ("tweets", "duplicate_key", "tweet_id", AS_OF),
+        ],
+        "source_table string, rule string, column string, batch_date date",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    assert raw(spark, cfg, "tweets").count() == 2
+    assert (result.read, result.written, result.quarantined) == (8, 2, 6)
+    records = [r["record"] for r in quarantine(spark, cfg).collect()]
+    assert any('"created_at":"yesterday"' in r for r in records)  # the original is kept
+
+
+def test_unknown_enum_and_wrong_boolean_are_quarantined(spark, cfg):
+    schema = T.StructType([T.StructField(c, T.StringType()) for c in INTERACTIONS.columns])
+    rows = [
+        ("10", "1", "favorite", "2026-11-28 08:00:00", "2026-11-28"),
+        ("10", "1", "retweeet", "2026-11-28 08:00:01", "2026-11-28"),
+    ]
+    write_source(spark, cfg, "interactions", rows, schema)
+    ingest_table(spark, cfg, INTERACTIONS, AS_OF)
+    got = quarantine(spark, cfg).select("rule", "column")
+    assert [tuple(r) for r in got.collect()] == [("unknown_enum", "action")]
+
+    acc_schema = T.StructType([T.StructField(c, T.StringType()) for c in ACCOUNTS.columns])
+    write_source(
+        spark,
+        cfg,
+        "accounts",
+        [("10", "ana", "Ana", "2020-01-01 00:00:00", "7", "1.2.3.4", "perhaps")],
+        acc_schema,
+    )
+    result = ingest_table(spark, cfg, ACCOUNTS, AS_OF)
+    assert result.by_rule == {"bad_type:verified": 1}
+
+
+def test_rerun_replaces_instead_of_appending(spark, cfg):
+    write_source(spark, cfg, "tweets", GOOD + BAD, STRINGS)
+    ingest_table(spark, cfg, TWEETS, AS_OF)
+    first = raw(spark, cfg, "tweets")
+    first_rows = first.collect()
+    ingest_table(spark, cfg, TWEETS, AS_OF)
+    assert_df_equality(
+        raw(spark, cfg, "tweets"),
+        spark.createDataFrame(first_rows, first.schema),
+        ignore_row_order=True,
+    )
+    assert quarantine(spark, cfg).count() == 6
+    history = DeltaTable.forPath(spark, f"{cfg.storage.root}/raw/tweets").history()
+    modes = [r["operationParameters"]["mode"] for r in history.collect()]
+    assert modes == ["Overwrite", "Overwrite"]
+
+
+def test_incremental_run_touches_only_its_dates(spark, tmp_path):
+    cfg = tiny_config(tmp_path, "ingest.days=1")
+    rows = [
+        tweet("1", "10", "2026-11-27 08:00:00", "2026-11-27"),
+        tweet("2", "10", "2026-11-28 08:00:00", "2026-11-28"),
+    ]
+    write_source(spark, cfg, "tweets", rows, STRINGS)
+    ingest_table(spark, cfg, TWEETS, AS_OF)
+    assert [r["tweet_id"] for r in raw(spark, cfg, "tweets").collect()] == [2]
+    ingest_table(spark, cfg, TWEETS, AS_OF - dt.timedelta(days=1))
+    ingest_table(spark, cfg, TWEETS, AS_OF)
+    ids = sorted(r["tweet_id"] for r in raw(spark, cfg, "tweets").collect())
+    assert ids == [1, 2]
+
+
+def test_missing_export_fails_naming_the_table(spark, cfg):
+    with pytest.raises(SourceNotFoundError, match="no export for table 'tweets'"):
+        ingest_table(spark, cfg, TWEETS, AS_OF)
+
+
+@pytest.mark.parametrize(
+    ("drop", "add", "message"),
+    [
+        ("text", None, "table 'tweets' is missing column 'text'"),
+        (None, ("country", "'pt'"), "table 'tweets' has unexpected column 'country'"),
+        (
+            None,
+            ("account_id", "named_struct('x', 1)"),
+            "column 'account_id' has type struct<x:int>, which cannot hold bigint",
+        ),
+    ],
+)
+def test_schema_drift_fails_naming_table_and_column(spark, cfg, drop, add, message):
+    df = spark.createDataFrame(GOOD, STRINGS)
+    if drop:
+        df = df.drop(drop)
+    if add:
+        df = df.withColumn(add[0], F.expr(add[1]))
+    df.write.mode("overwrite").parquet(f"{cfg.storage.landing_root}/tweets")
+    with pytest.raises(SchemaMismatchError, match=message.replace("(", r"\(")):
+        ingest_table(spark, cfg, TWEETS, AS_OF)
+
+
+def test_renamed_column_is_reported_as_missing(spark, cfg):
+    df = spark.createDataFrame(GOOD, STRINGS).withColumnRenamed("created_at", "created")
+    df.write.mode("overwrite").parquet(f"{cfg.storage.landing_root}/tweets")
+    with pytest.raises(SchemaMismatchError, match="missing column 'created_at'"):
+        ingest_table(spark, cfg, TWEETS, AS_OF)
+
+
+def test_too_many_rejects_fail_and_leave_the_raw_table_alone(spark, tmp_path):
+    cfg = tiny_config(tmp_path, "ingest.days=3", "ingest.max_reject_fraction=0.5")
+    write_source(spark, cfg, "tweets", GOOD, STRINGS)
+    ingest_table(spark, cfg, TWEETS, AS_OF)
+    write_source(spark, cfg, "tweets", BAD, STRINGS)
+    with pytest.raises(RejectLimitError, match="table 'tweets' rejected 5 of 6 rows"):
+        ingest_table(spark, cfg, TWEETS, AS_OF)
+    assert raw(spark, cfg, "tweets").count() == 2  # the previous good load is untouched
+    assert quarantine(spark, cfg).count() == 5  # and the rejected rows are kept
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "json"])
+def test_generated_world_ingests_cleanly_in_every_format(spark, tmp_path, fmt):
+    cfg = tiny_config(
+        tmp_path,
+        "generate.accounts=400",
+        "generate.days=3",
+        f"generate.format={fmt}",
+        f"ingest.source_format={fmt}",
+    )
+    report = run_generate(spark, cfg)
+    results = run_ingest(spark, cfg, full=True)
+    for r in results:
+        assert r.quarantined == 0, (r.table, r.by_rule)
+        assert r.written == report.rows[r.table]
+    if fmt != "parquet":
+        mentions = raw(spark, cfg, "tweets").where(F.size("mentioned_account_ids") > 0)
+        assert mentions.count() > 0  # arrays survive the text formats
