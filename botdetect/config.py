@@ -111,6 +111,24 @@ class IngestConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class FeaturesConfig:
+    """Feature windows and the thresholds that separate shared infrastructure from bots."""
+
+    windows: list[int] = dataclasses.field(default_factory=lambda: [1, 7, 28])
+    hot_ip_accounts: int = 50
+    hot_device_accounts: int = 20
+    sync_seconds: int = 120
+    creation_window_seconds: int = 86_400
+    common_template_accounts: int = 500
+    common_template_max_tokens: int = 3
+    campaign_template_accounts: int = 5
+    night_hours: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2, 3, 4, 5])
+    minhash_seed: int = 17
+    cluster_max_iterations: int = 30
+    pseudonym_key_env: str = "BOTDETECT_PSEUDONYM_KEY"
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     env: str = "local"
     as_of_date: dt.date | None = None
@@ -120,6 +138,7 @@ class Config:
     mlflow: MlflowConfig = dataclasses.field(default_factory=MlflowConfig)
     generate: GenerateConfig = dataclasses.field(default_factory=GenerateConfig)
     ingest: IngestConfig = dataclasses.field(default_factory=IngestConfig)
+    features: FeaturesConfig = dataclasses.field(default_factory=FeaturesConfig)
 
     def run_date(self) -> dt.date:
         """The as-of date of this run: from conf or `--as-of-date`, else yesterday (UTC)."""
@@ -153,6 +172,15 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
     "ingest.max_reject_fraction": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
     "spark.shuffle_partitions": ("must be at least 1", lambda v: v >= 1),
     "env": ("must be local, dev or prod", lambda v: v in ("local", "dev", "prod")),
+    "features.windows": (
+        "must be distinct day counts from 1 to 366, in increasing order",
+        lambda v: bool(v) and v == sorted(set(v)) and v[0] >= 1 and v[-1] <= 366,
+    ),
+    "features.hot_ip_accounts": ("must be at least 2", lambda v: v >= 2),
+    "features.hot_device_accounts": ("must be at least 2", lambda v: v >= 2),
+    "features.sync_seconds": ("must be between 1 and 3600", lambda v: 1 <= v <= 3600),
+    "features.night_hours": ("must be hours 0-23", lambda v: all(0 <= h <= 23 for h in v)),
+    "features.cluster_max_iterations": ("must be at least 1", lambda v: v >= 1),
 }
 FORMATS = ("parquet", "csv", "json")
 FREE_FORM_MAPS = ("spark.extra", "ingest.csv_options")
@@ -181,6 +209,11 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
         return _build(hint, value, key)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__}")
+        (item_t,) = typing.get_args(hint)
+        return [_coerce(f"{key}[{i}]", item_t, v) for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")

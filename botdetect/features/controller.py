@@ -1,0 +1,136 @@
+""" "Bots have a controller": shared IPs and devices, creation bursts, shared templates.
+
+These need every account of the window at once (how many accounts share an IP, a
+device or a template), so they are computed from the exploded daily arrays of the
+largest window. Shared infrastructure (an IP used by more accounts than the configured
+cap: NAT gateways, campuses) is excluded before any join on it, which also removes the
+hot keys that would skew those joins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from botdetect.config import FeaturesConfig
+from botdetect.features.rollup import in_window
+
+
+def account_resources(daily_df: DataFrame, as_of: dt.date, window: int, column: str) -> DataFrame:
+    """Distinct (account_id, resource) pairs from one array column over the window."""
+    return (
+        daily_df.where(in_window(as_of, window))
+        .select("account_id", F.explode(column).alias("resource"))
+        .distinct()
+    )
+
+
+def resource_sharing(pairs_df: DataFrame, hot_cap: int, prefix: str) -> DataFrame:
+    """Per account: max and mean accounts per resource (non-hot) and hot resources used."""
+    per_resource = pairs_df.groupBy("resource").agg(F.count("*").alias("sharers"))
+    with_counts = pairs_df.join(per_resource, "resource", "inner")
+    is_hot = F.col("sharers") > hot_cap
+    return with_counts.groupBy("account_id").agg(
+        F.coalesce(F.max(F.when(~is_hot, F.col("sharers"))), F.lit(0))
+        .cast("long")
+        .alias(f"max_accounts_per_{prefix}"),
+        F.coalesce(F.avg(F.when(~is_hot, F.col("sharers"))), F.lit(0.0)).alias(
+            f"mean_accounts_per_{prefix}"
+        ),
+        F.sum(is_hot.cast("int")).cast("long").alias(f"hot_{prefix}s"),
+    )
+
+
+def non_hot_edges(pairs_df: DataFrame, hot_cap: int, kind: str) -> DataFrame:
+    """Account-resource edges for the cluster graph, without shared infrastructure."""
+    per_resource = pairs_df.groupBy("resource").agg(F.count("*").alias("sharers"))
+    return pairs_df.join(
+        per_resource.where(F.col("sharers") <= hot_cap), "resource", "inner"
+    ).select("account_id", F.xxhash64(F.lit(kind), F.col("resource")).alias("resource"))
+
+
+def template_sharing(daily_df: DataFrame, as_of: dt.date, window: int, cfg: FeaturesConfig):  # noqa: ANN201
+    """Per account: the widest non-common template it posted, and its share of campaign ones.
+
+    Templates posted by more than common_template_accounts accounts, or of at most
+    common_template_max_tokens tokens ("good morning"), are common phrases, not campaigns.
+    """
+    pairs = account_resources(daily_df, as_of, window, "long_templates")
+    per_template = pairs.groupBy("resource").agg(F.count("*").alias("posters"))
+    shared = pairs.join(per_template, "resource", "inner").where(
+        F.col("posters") <= cfg.common_template_accounts
+    )
+    per_account = shared.groupBy("account_id").agg(
+        F.max("posters").cast("long").alias("max_template_accounts"),
+        F.sum((F.col("posters") >= cfg.campaign_template_accounts).cast("int")).alias(
+            "_campaign_templates"
+        ),
+    )
+    distinct_templates = (
+        account_resources(daily_df, as_of, window, "templates")
+        .groupBy("account_id")
+        .agg(F.count("*").alias("_templates"))
+    )
+    return distinct_templates.join(per_account, "account_id", "left").select(
+        "account_id",
+        F.coalesce(F.col("max_template_accounts"), F.lit(0))
+        .cast("long")
+        .alias("max_template_accounts"),
+        (F.coalesce(F.col("_campaign_templates"), F.lit(0)) / F.col("_templates")).alias(
+            "campaign_template_share"
+        ),
+    )
+
+
+def creation_bursts(accounts_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
+    """Other accounts created from the same IP / device within creation_window_seconds.
+
+    `accounts_df` carries pseudonymised `creation_ip_h` and `creation_device_h`. Creation
+    IPs or devices shared by more than the hot caps count as infrastructure: 0.
+    """
+    result = accounts_df.select("account_id")
+    for column, cap, name in (
+        ("creation_ip_h", cfg.hot_ip_accounts, "created_same_ip_1d"),
+        ("creation_device_h", cfg.hot_device_accounts, "created_same_device_1d"),
+    ):
+        result = result.join(
+            _burst_count(accounts_df, column, cap, cfg, name), "account_id", "left"
+        )
+    return result.select(
+        "account_id",
+        *[
+            F.coalesce(F.col(c), F.lit(0)).cast("long").alias(c)
+            for c in ("created_same_ip_1d", "created_same_device_1d")
+        ],
+    )
+
+
+def _burst_count(
+    accounts_df: DataFrame, column: str, cap: int, cfg: FeaturesConfig, name: str
+) -> DataFrame:
+    width = cfg.creation_window_seconds
+    created = accounts_df.where(F.col(column).isNotNull()).select(
+        "account_id", F.col(column).alias("res"), F.unix_timestamp("created_at").alias("ts")
+    )
+    per_res = created.groupBy("res").agg(F.count("*").alias("n"))
+    small = created.join(per_res.where((F.col("n") > 1) & (F.col("n") <= cap)), "res", "inner")
+    bucketed = small.withColumn("bucket", F.floor(F.col("ts") / width))
+    others = bucketed.select(
+        F.col("account_id").alias("other_id"),
+        "res",
+        F.col("ts").alias("other_ts"),
+        F.explode(F.array(F.col("bucket") - 1, F.col("bucket"), F.col("bucket") + 1)).alias(
+            "bucket"
+        ),
+    )
+    return (
+        bucketed.join(others, ["res", "bucket"], "inner")
+        .where(
+            (F.col("other_id") != F.col("account_id"))
+            & (F.abs(F.col("other_ts") - F.col("ts")) <= width)
+        )
+        .groupBy("account_id")
+        .agg(F.countDistinct("other_id").alias(name))
+    )

@@ -1,0 +1,223 @@
+"""`features_daily`: per account and event day, the partial aggregates windows roll up from.
+
+Everything here is computed from one event day of the raw tables, so a daily run reads
+one partition of each, and a day's partial never changes once its raw data is final.
+Distinct sets (templates, recipients, IPs, devices) are kept as exact arrays so that
+windows can union them; they are per account and day, so they stay small.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from botdetect.config import FeaturesConfig
+from botdetect.features.text import (
+    near_duplicate_key,
+    normalise_text,
+    template_hash,
+    token_count,
+)
+from botdetect.privacy import keyed_hash
+
+KEYS = ["account_id", "event_date"]
+HOURS = 24
+
+
+def _epoch(ts: Column) -> Column:
+    return F.unix_timestamp(ts)
+
+
+def tweet_partials(tweets_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
+    """Per (account, day): volume, timing, repetitiveness and recipients of tweets."""
+    by_day = Window.partitionBy(*KEYS).orderBy("created_at", "tweet_id")
+    normalised = normalise_text(F.coalesce(F.col("text"), F.lit("")))
+    prepared = (
+        tweets_df.withColumn("norm", normalised)
+        .withColumn("template", template_hash(F.col("norm")))
+        .withColumn("is_long", token_count(F.col("norm")) > cfg.common_template_max_tokens)
+        .withColumn("nd_key", near_duplicate_key(F.col("norm"), cfg.minhash_seed))
+        .withColumn("ts", _epoch(F.col("created_at")))
+        .withColumn("gap", F.col("ts") - F.lag("ts").over(by_day))
+    )
+    # Reply parents resolved within the same event day (the partition being processed).
+    parents = tweets_df.select(
+        F.col("tweet_id").alias("parent_tweet_id"), F.col("account_id").alias("parent_author")
+    )
+    with_parent = prepared.join(parents, "parent_tweet_id", "left")
+    recipients = F.array_union(
+        F.coalesce(F.col("mentioned_account_ids"), F.array().cast("array<bigint>")),
+        F.when(
+            F.col("parent_author").isNotNull() & (F.col("parent_author") != F.col("account_id")),
+            F.array(F.col("parent_author")),
+        ).otherwise(F.array().cast("array<bigint>")),
+    )
+    hour = F.hour("created_at")
+    return with_parent.groupBy(*KEYS).agg(
+        F.count("*").cast("int").alias("n_tweets"),
+        F.count("parent_tweet_id").cast("int").alias("n_replies"),
+        F.sum(F.col("text").rlike("https?://").cast("int")).cast("int").alias("n_with_url"),
+        F.sum(hour.isin(*cfg.night_hours).cast("int")).cast("int").alias("n_night"),
+        F.array(*[F.sum((hour == h).cast("int")).cast("int") for h in range(HOURS)]).alias(
+            "hour_counts"
+        ),
+        F.size(F.collect_set(F.date_trunc("minute", "created_at"))).alias("active_minutes"),
+        F.min("ts").alias("first_tweet_ts"),
+        F.max("ts").alias("last_tweet_ts"),
+        F.count("gap").cast("int").alias("n_gaps"),
+        F.sum("gap").cast("double").alias("gap_sum"),
+        F.sum(F.col("gap") * F.col("gap")).cast("double").alias("gap_sq_sum"),
+        F.array_sort(F.collect_set("template")).alias("templates"),
+        F.array_sort(F.collect_set(F.when(F.col("is_long"), F.col("template")))).alias(
+            "long_templates"
+        ),
+        F.array_sort(F.collect_set("nd_key")).alias("nd_keys"),
+        F.array_sort(F.array_distinct(F.flatten(F.collect_list(recipients)))).alias("recipients"),
+    )
+
+
+def engagement_partials(interactions_df: DataFrame, tweets_df: DataFrame) -> DataFrame:
+    """Interactions given by each account, and received on its same-day tweets."""
+    given = interactions_df.groupBy(*KEYS).agg(
+        F.count("*").cast("int").alias("n_interactions_given"),
+        F.sum((F.col("action") == "retweet").cast("int")).cast("int").alias("n_retweets_given"),
+    )
+    authors = tweets_df.select("tweet_id", F.col("account_id").alias("author_id"))
+    received = (
+        interactions_df.join(authors, "tweet_id", "inner")
+        .where(F.col("author_id") != F.col("account_id"))
+        .groupBy(F.col("author_id").alias("account_id"), "event_date")
+        .agg(F.count("*").cast("int").alias("n_engagement_received"))
+    )
+    return given.join(received, KEYS, "full")
+
+
+def login_partials(logins_df: DataFrame, cfg: FeaturesConfig, key: str) -> DataFrame:
+    """Per (account, day): logins, failures, pseudonymised IPs/devices, synchrony."""
+    hashed = (
+        logins_df.withColumn("ip_h", keyed_hash(F.col("ip"), key))
+        .withColumn("device_h", keyed_hash(F.col("device_id"), key))
+        .withColumn("ts", _epoch(F.col("login_at")))
+        .drop("ip", "device_id")
+    )
+    synced = synchronous_logins(hashed, cfg)
+    return (
+        hashed.join(synced, ["account_id", "event_date", "ts", "ip_h"], "left")
+        .groupBy(*KEYS)
+        .agg(
+            F.count("*").cast("int").alias("n_logins"),
+            F.sum((~F.col("success")).cast("int")).cast("int").alias("n_failed_logins"),
+            F.sum(F.coalesce(F.col("is_synchronous"), F.lit(False)).cast("int"))
+            .cast("int")
+            .alias("n_sync_logins"),
+            F.array_sort(F.collect_set("ip_h")).alias("ip_hashes"),
+            F.array_sort(F.collect_set("device_h")).alias("device_hashes"),
+        )
+    )
+
+
+def synchronous_logins(hashed_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
+    """Logins with another account's login on the same non-hot IP within sync_seconds.
+
+    IPs used by more than hot_ip_accounts accounts that day (NAT, campus) are excluded
+    before the self-join, which also removes the join's hot keys.
+    """
+    per_ip = hashed_df.groupBy("event_date", "ip_h").agg(
+        F.countDistinct("account_id").alias("ip_accounts")
+    )
+    candidates = (
+        hashed_df.where(F.col("ip_h").isNotNull())
+        .join(per_ip, ["event_date", "ip_h"], "inner")
+        .where((F.col("ip_accounts") > 1) & (F.col("ip_accounts") <= cfg.hot_ip_accounts))
+        .select("account_id", "event_date", "ts", "ip_h")
+        .withColumn("bucket", F.floor(F.col("ts") / cfg.sync_seconds))
+    )
+    others = candidates.select(
+        F.col("account_id").alias("other_id"),
+        "event_date",
+        F.col("ts").alias("other_ts"),
+        "ip_h",
+        F.explode(F.array(F.col("bucket") - 1, F.col("bucket"), F.col("bucket") + 1)).alias(
+            "bucket"
+        ),
+    )
+    return (
+        candidates.join(others, ["event_date", "ip_h", "bucket"], "inner")
+        .where(
+            (F.col("other_id") != F.col("account_id"))
+            & (F.abs(F.col("other_ts") - F.col("ts")) <= cfg.sync_seconds)
+        )
+        .select("account_id", "event_date", "ts", "ip_h")
+        .distinct()
+        .withColumn("is_synchronous", F.lit(True))
+    )
+
+
+DAILY_COLUMNS = [
+    "account_id",
+    "event_date",
+    "n_tweets",
+    "n_replies",
+    "n_with_url",
+    "n_night",
+    "hour_counts",
+    "active_minutes",
+    "first_tweet_ts",
+    "last_tweet_ts",
+    "n_gaps",
+    "gap_sum",
+    "gap_sq_sum",
+    "templates",
+    "long_templates",
+    "nd_keys",
+    "recipients",
+    "n_interactions_given",
+    "n_retweets_given",
+    "n_engagement_received",
+    "n_logins",
+    "n_failed_logins",
+    "n_sync_logins",
+    "ip_hashes",
+    "device_hashes",
+]
+_COUNTS = [
+    "n_tweets",
+    "n_replies",
+    "n_with_url",
+    "n_night",
+    "active_minutes",
+    "n_gaps",
+    "n_interactions_given",
+    "n_retweets_given",
+    "n_engagement_received",
+    "n_logins",
+    "n_failed_logins",
+    "n_sync_logins",
+]
+_ARRAYS = ["templates", "long_templates", "nd_keys", "recipients", "ip_hashes", "device_hashes"]
+
+
+def daily_partials(
+    tweets_df: DataFrame,
+    interactions_df: DataFrame,
+    logins_df: DataFrame,
+    cfg: FeaturesConfig,
+    key: str,
+) -> DataFrame:
+    """One row per account with any activity on an event day; counts are 0, not null."""
+    joined = (
+        tweet_partials(tweets_df, cfg)
+        .join(engagement_partials(interactions_df, tweets_df), KEYS, "full")
+        .join(login_partials(logins_df, cfg, key), KEYS, "full")
+    )
+    filled = joined.select(
+        *KEYS,
+        *[F.coalesce(F.col(c), F.lit(0)).cast("int").alias(c) for c in _COUNTS],
+        *[F.coalesce(F.col(c), F.array().cast("array<bigint>")).alias(c) for c in _ARRAYS],
+        F.coalesce(F.col("hour_counts"), F.array_repeat(F.lit(0), HOURS)).alias("hour_counts"),
+        "first_tweet_ts",
+        "last_tweet_ts",
+        F.coalesce(F.col("gap_sum"), F.lit(0.0)).alias("gap_sum"),
+        F.coalesce(F.col("gap_sq_sum"), F.lit(0.0)).alias("gap_sq_sum"),
+    )
+    return filled.select(*DAILY_COLUMNS)

@@ -1,0 +1,87 @@
+"""Profile and follow-graph features, from the `accounts` and `follows` snapshots."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from botdetect.features.rollup import safe_ratio
+
+
+def end_of_day(as_of: dt.date) -> dt.datetime:
+    """The first instant after the as-of date: data strictly before it is visible."""
+    return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+
+
+def digit_ratio(text: Column) -> Column:
+    """Share of characters that are digits; 0.0 for an empty or null string."""
+    length = F.length(F.coalesce(text, F.lit("")))
+    digits = length - F.length(F.regexp_replace(F.coalesce(text, F.lit("")), r"\d", ""))
+    return safe_ratio(digits, length)
+
+
+def profile_features(accounts_df: DataFrame, as_of: dt.date) -> DataFrame:
+    """Age, verification and handle shape of every account created by the as-of date."""
+    return accounts_df.select(
+        "account_id",
+        F.datediff(F.lit(as_of), F.to_date("created_at")).cast("long").alias("account_age_days"),
+        F.coalesce(F.col("verified"), F.lit(False)).cast("int").alias("is_verified"),
+        F.length(F.coalesce(F.col("handle"), F.lit(""))).cast("long").alias("handle_length"),
+        digit_ratio(F.col("handle")).alias("handle_digit_ratio"),
+    )
+
+
+def follow_features(follows_df: DataFrame, as_of: dt.date, windows: list[int]) -> DataFrame:
+    """Followers, following, their ratio, reciprocity, and follows given/received per window.
+
+    `follows_df` holds follows created before the end of the as-of date.
+    """
+    given = follows_df.select(
+        "account_id", F.col("followed_account_id").alias("other_id"), "created_at"
+    )
+    received = follows_df.select(
+        F.col("followed_account_id").alias("account_id"),
+        F.col("account_id").alias("other_id"),
+        "created_at",
+    )
+    mutual = given.join(
+        received.select("account_id", "other_id"), ["account_id", "other_id"], "inner"
+    )
+
+    def windowed(df: DataFrame, prefix: str) -> list[Column]:
+        return [
+            F.sum(
+                (F.col("created_at") >= F.lit(end_of_day(as_of - dt.timedelta(days=w)))).cast("int")
+            )
+            .cast("long")
+            .alias(f"{prefix}_{w}d")
+            for w in windows
+        ]
+
+    following = given.groupBy("account_id").agg(
+        F.count("*").alias("following"), *windowed(given, "follows_given")
+    )
+    followers = received.groupBy("account_id").agg(
+        F.count("*").alias("followers"), *windowed(received, "follows_received")
+    )
+    mutuals = mutual.groupBy("account_id").agg(F.count("*").alias("mutual"))
+    return following.join(followers, "account_id", "full").join(mutuals, "account_id", "left")
+
+
+def follow_columns(windows: list[int]) -> dict[str, Column]:
+    """Null-safe final follow columns by name (accounts nobody follows get zeros)."""
+    zero = F.lit(0).cast("long")
+    following = F.coalesce(F.col("following"), zero)
+    followers = F.coalesce(F.col("followers"), zero)
+    columns = {
+        "followers": followers.cast("long"),
+        "following": following.cast("long"),
+        "follower_ratio": followers / F.greatest(following, F.lit(1)),
+        "reciprocity": safe_ratio(F.coalesce(F.col("mutual"), zero), following),
+    }
+    for w in windows:
+        for kind in ("follows_given", "follows_received"):
+            columns[f"{kind}_{w}d"] = F.coalesce(F.col(f"{kind}_{w}d"), zero)
+    return {name: col.alias(name) for name, col in columns.items()}

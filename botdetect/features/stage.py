@@ -1,0 +1,192 @@
+"""`botdetect features`: raw tables -> `features_daily` -> `account_features` for a date."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from botdetect.config import Config, FeaturesConfig
+from botdetect.contract import RAW_LAYER
+from botdetect.features.catalog import FEATURES, KEY_COLUMNS, feature_columns
+from botdetect.features.cluster import cluster_sizes, connected_components
+from botdetect.features.controller import (
+    account_resources,
+    creation_bursts,
+    non_hot_edges,
+    resource_sharing,
+    template_sharing,
+)
+from botdetect.features.daily import daily_partials
+from botdetect.features.profile import (
+    end_of_day,
+    follow_columns,
+    follow_features,
+    profile_features,
+)
+from botdetect.features.rollup import activity_features
+from botdetect.io.tables import read_table, table_exists, table_ref, write_table
+from botdetect.privacy import keyed_hash, pseudonym_key
+
+log = logging.getLogger(__name__)
+
+FEATURES_LAYER = "features"
+
+
+@dataclasses.dataclass(frozen=True)
+class FeaturesResult:
+    as_of_date: dt.date
+    daily_dates: list[dt.date]  # event days whose partials this run (re)computed
+    accounts: int
+    columns: int
+
+
+def _fill(column: str) -> F.Column:
+    default = next(
+        (
+            -1.0
+            for f in FEATURES
+            if f.when_empty.startswith("-1") and column.startswith(f.name.split("{")[0])
+        ),
+        0,
+    )
+    return F.coalesce(F.col(column), F.lit(default)).alias(column)
+
+
+def build_account_features(
+    daily_df: DataFrame,
+    accounts_df: DataFrame,
+    follows_df: DataFrame,
+    as_of: dt.date,
+    cfg: FeaturesConfig,
+) -> DataFrame:
+    """Every account of `accounts_df` (one row each) with every catalogued feature.
+
+    `accounts_df` has pseudonymised `creation_ip_h` / `creation_device_h`; `follows_df`
+    holds the follows visible at the as-of date.
+    """
+    windows = sorted(cfg.windows)
+    largest = windows[-1]
+    ip_pairs = account_resources(daily_df, as_of, largest, "ip_hashes")
+    device_pairs = account_resources(daily_df, as_of, largest, "device_hashes")
+    edges = non_hot_edges(ip_pairs, cfg.hot_ip_accounts, "ip").unionByName(
+        non_hot_edges(device_pairs, cfg.hot_device_accounts, "device")
+    )
+    clusters = cluster_sizes(connected_components(edges, cfg.cluster_max_iterations))
+    joined = (
+        profile_features(accounts_df, as_of)
+        .join(activity_features(daily_df, as_of, windows), "account_id", "left")
+        .join(template_sharing(daily_df, as_of, largest, cfg), "account_id", "left")
+        .join(resource_sharing(ip_pairs, cfg.hot_ip_accounts, "ip"), "account_id", "left")
+        .join(
+            resource_sharing(device_pairs, cfg.hot_device_accounts, "device"),
+            "account_id",
+            "left",
+        )
+        .join(creation_bursts(accounts_df, cfg), "account_id", "left")
+        .join(clusters, "account_id", "left")
+        .join(follow_features(follows_df, as_of, windows), "account_id", "left")
+    )
+    follow_cols = follow_columns(windows)
+    columns = []
+    for name in feature_columns(windows):
+        if name in follow_cols:
+            columns.append(follow_cols[name])
+        elif name == "cluster_size":
+            columns.append(F.coalesce(F.col(name), F.lit(1)).cast("long").alias(name))
+        else:
+            columns.append(_fill(name))
+    return joined.select(
+        "account_id",
+        F.lit(as_of).alias("as_of_date"),
+        F.coalesce(F.col("cluster_id"), F.col("account_id")).alias("cluster_id"),
+        *columns,
+    )
+
+
+def _dates(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def _in_dates(dates: list[dt.date]) -> str:
+    return "event_date IN (" + ", ".join(f"'{d.isoformat()}'" for d in dates) + ")"
+
+
+def dates_to_compute(
+    spark: SparkSession, cfg: Config, as_of: dt.date, *, full_refresh: bool
+) -> list[dt.date]:
+    """The as-of date, plus any day of the window whose partials are missing."""
+    start = as_of - dt.timedelta(days=max(cfg.features.windows) - 1)
+    window = _dates(start, as_of)
+    if full_refresh:
+        return window
+    daily_ref = table_ref(cfg.storage, FEATURES_LAYER, "features_daily")
+    present: set[dt.date] = set()
+    if table_exists(spark, daily_ref):
+        present = {
+            r["event_date"]
+            for r in read_table(spark, daily_ref)
+            .where(F.col("event_date").between(start, as_of))
+            .select("event_date")
+            .distinct()
+            .collect()
+        }
+    missing = [d for d in window if d not in present and d != as_of]
+    if missing:
+        log.info(
+            "features: %d day(s) of partials missing in the window, computing them", len(missing)
+        )
+    return [*missing, as_of]
+
+
+def run_features(spark: SparkSession, cfg: Config, *, full_refresh: bool = False) -> FeaturesResult:
+    """Update `features_daily` for the needed days, then write `account_features` for the date."""
+    as_of = cfg.run_date()
+    fcfg = cfg.features
+    key = pseudonym_key(fcfg.pseudonym_key_env, cfg.env)
+    raw = {
+        name: read_table(spark, table_ref(cfg.storage, RAW_LAYER, name))
+        for name in ("tweets", "interactions", "logins", "accounts", "follows")
+    }
+    daily_ref = table_ref(cfg.storage, FEATURES_LAYER, "features_daily")
+    dates = dates_to_compute(spark, cfg, as_of, full_refresh=full_refresh)
+    predicate = _in_dates(dates)
+    partials = daily_partials(
+        raw["tweets"].where(predicate),
+        raw["interactions"].where(predicate),
+        raw["logins"].where(predicate),
+        fcfg,
+        key,
+    )
+    write_table(partials, daily_ref, replace_where=predicate, partition_by=("event_date",))
+
+    start = as_of - dt.timedelta(days=max(fcfg.windows) - 1)
+    daily_df = read_table(spark, daily_ref).where(F.col("event_date").between(start, as_of))
+    visible = F.col("created_at") < F.lit(end_of_day(as_of))
+    accounts_df = (
+        raw["accounts"]
+        .where(visible)
+        .withColumn("creation_ip_h", keyed_hash(F.col("creation_ip"), key))
+        .withColumn("creation_device_h", keyed_hash(F.col("creation_device_id"), key))
+        .drop("creation_ip", "creation_device_id")
+    )
+    features_df = build_account_features(
+        daily_df, accounts_df, raw["follows"].where(visible), as_of, fcfg
+    )
+    features_ref = table_ref(cfg.storage, FEATURES_LAYER, "account_features")
+    write_table(
+        features_df,
+        features_ref,
+        replace_where=f"as_of_date = '{as_of.isoformat()}'",
+        partition_by=("as_of_date",),
+    )
+    written = read_table(spark, features_ref).where(F.col("as_of_date") == F.lit(as_of))
+    return FeaturesResult(
+        as_of_date=as_of,
+        daily_dates=dates,
+        accounts=written.count(),
+        columns=len(written.columns) - len(KEY_COLUMNS),
+    )

@@ -1,0 +1,398 @@
+"""Features on tiny hand-made inputs: one behaviour per test, exact expected rows."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+
+import pytest
+from chispa import assert_approx_df_equality, assert_df_equality
+from pyspark.sql import functions as F
+
+from botdetect.config import load_config
+from botdetect.contract import ACCOUNTS, FOLLOWS, INTERACTIONS, LOGINS, TWEETS
+from botdetect.features.catalog import KEY_COLUMNS, feature_columns
+from botdetect.features.cluster import connected_components
+from botdetect.features.daily import daily_partials
+from botdetect.features.stage import build_account_features, run_features
+from botdetect.features.text import near_duplicate_key, normalise_text
+from botdetect.generate.stage import run_generate
+from botdetect.ingest import run_ingest
+from botdetect.privacy import MissingKeyError, keyed_hash, pseudonym_key
+from tests.conftest import tiny_config
+
+D = dt.date(2026, 11, 28)
+KEY = "test-key"
+BASE = load_config("local").features
+CFG = dataclasses.replace(
+    BASE,
+    windows=[1, 7],
+    hot_ip_accounts=3,
+    hot_device_accounts=3,
+    sync_seconds=60,
+    common_template_accounts=3,
+    campaign_template_accounts=2,
+)
+
+
+def ts(day: dt.date, hh: int, mm: int = 0, ss: int = 0) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hh, mm, ss)
+
+
+def yesterday(n: int = 1) -> dt.date:
+    return D - dt.timedelta(days=n)
+
+
+class World:
+    """Builders for the raw tables, so each test writes only the rows it cares about."""
+
+    def __init__(self, spark):
+        self.spark = spark
+
+    def tweets(self, *rows):
+        # (tweet_id, account_id, created_at, text, parent, mentions)
+        return self.spark.createDataFrame([(*r, r[2].date()) for r in rows], TWEETS.schema)
+
+    def logins(self, *rows):
+        # (account_id, login_at, device_id, ip, success)
+        return self.spark.createDataFrame(
+            [
+                (a, t, d, ip, ok, None if ok else "bad_password", t.date())
+                for a, t, d, ip, ok in rows
+            ],
+            LOGINS.schema,
+        )
+
+    def interactions(self, *rows):
+        return self.spark.createDataFrame([(*r, r[3].date()) for r in rows], INTERACTIONS.schema)
+
+    def accounts(self, *ids, created=None, handles=None, ips=None, devices=None, verified=None):
+        rows = []
+        for i, account in enumerate(ids):
+            rows.append(
+                (
+                    account,
+                    (handles or {}).get(account, f"user{account}"),
+                    "Name",
+                    (created or {}).get(account, dt.datetime(2020, 1, 1)),
+                    (devices or {}).get(account),
+                    (ips or {}).get(account),
+                    (verified or {}).get(account, i < 0),
+                )
+            )
+        df = self.spark.createDataFrame(rows, ACCOUNTS.schema)
+        return (
+            df.withColumn("creation_ip_h", keyed_hash(F.col("creation_ip"), KEY))
+            .withColumn("creation_device_h", keyed_hash(F.col("creation_device_id"), KEY))
+            .drop("creation_ip", "creation_device_id")
+        )
+
+    def follows(self, *rows):
+        return self.spark.createDataFrame(list(rows), FOLLOWS.schema)
+
+
+@pytest.fixture
+def world(spark):
+    return World(spark)
+
+
+def features_for(
+    world, *, tweets=None, logins=None, interactions=None, accounts, follows=None, cfg=CFG
+):
+    tweets = tweets if tweets is not None else world.tweets()
+    logins = logins if logins is not None else world.logins()
+    interactions = interactions if interactions is not None else world.interactions()
+    follows = follows if follows is not None else world.follows()
+    daily = daily_partials(tweets, interactions, logins, cfg, KEY)
+    return build_account_features(daily, accounts, follows, D, cfg)
+
+
+def test_normalisation_masks_urls_mentions_and_numbers(spark):
+    df = spark.createDataFrame(
+        [("WIN $500 now!!  https://t.co/ab12 @bob",), ("Weather 21C",), ("",), (None,)], "t string"
+    )
+    got = df.select(normalise_text(F.col("t")).alias("n"))
+    expected = spark.createDataFrame(
+        [("win <num> now!! <url> <user>",), ("weather <num>",), ("",), (None,)], "n string"
+    )
+    assert_df_equality(got, expected, ignore_nullable=True)
+
+
+def test_near_duplicate_key_ignores_masks_and_order(spark):
+    df = spark.createDataFrame(
+        [("buy cheap pills <url>",), ("pills cheap buy <num>",), ("<url>",)], "n string"
+    )
+    keys = [r[0] for r in df.select(near_duplicate_key(F.col("n"), 17)).collect()]
+    assert keys[0] == keys[1]
+    assert keys[2] is None
+
+
+def test_account_without_activity_gets_zeros_and_its_own_cluster(world):
+    got = features_for(world, accounts=world.accounts(10)).collect()
+    assert len(got) == 1
+    row = got[0].asDict()
+    assert row["cluster_id"] == 10 and row["cluster_size"] == 1
+    assert row["gap_cv_7d"] == -1.0 and row["gap_cv_1d"] == -1.0
+    zero_columns = [
+        c
+        for c in feature_columns(CFG.windows)
+        if c
+        not in (
+            "gap_cv_1d",
+            "gap_cv_7d",
+            "cluster_size",
+            "account_age_days",
+            "handle_length",
+            "handle_digit_ratio",
+        )
+    ]
+    assert {c: row[c] for c in zero_columns} == {c: 0 for c in zero_columns}
+
+
+def test_scale_features_and_a_gap_across_midnight(spark, world):
+    tweets = world.tweets(
+        (1, 10, ts(yesterday(), 23, 58), "good morning", None, []),
+        (2, 10, ts(yesterday(), 23, 59), "good morning", None, []),
+        (3, 10, ts(D, 0, 0), "hello @x 12", None, [20, 21]),
+        (4, 20, ts(D, 0, 0, 30), "reply text here", 3, None),
+    )
+    got = features_for(world, tweets=tweets, accounts=world.accounts(10, 20)).select(
+        "account_id",
+        "tweets_1d",
+        "tweets_7d",
+        "gap_cv_1d",
+        "gap_cv_7d",
+        "night_share_7d",
+        "self_dup_ratio_7d",
+        "distinct_recipients_7d",
+        "recipients_per_tweet_7d",
+        "reply_share_7d",
+        "tweets_per_active_day_7d",
+        "active_minutes_per_day_7d",
+        "hour_entropy_7d",
+    )
+    expected = spark.createDataFrame(
+        [
+            # two gaps of 60 s (one across midnight): perfectly regular -> cv 0
+            (10, 1, 3, -1.0, 0.0, 1 / 3, 1 / 3, 2, 2 / 3, 0.0, 1.5, 1.5, 0.9182958340544896),
+            (20, 1, 1, -1.0, -1.0, 1.0, 0.0, 1, 1.0, 1.0, 1.0, 1.0, 0.0),
+        ],
+        got.schema,
+    )
+    assert_approx_df_equality(got, expected, 1e-9, ignore_row_order=True)
+
+
+def test_null_text_and_mentions_are_counted_not_dropped(spark, world):
+    tweets = world.tweets((1, 10, ts(D, 12), None, None, None))
+    got = features_for(world, tweets=tweets, accounts=world.accounts(10)).select(
+        "tweets_1d", "self_dup_ratio_1d", "distinct_recipients_1d", "url_share_1d"
+    )
+    assert [tuple(r) for r in got.collect()] == [(1, 0.0, 0, 0.0)]
+
+
+def test_template_shared_by_many_accounts_is_a_campaign_common_phrases_are_not(spark, world):
+    spam = "claim your free prize at {}"
+    tweets = world.tweets(
+        (1, 10, ts(D, 9), spam.format("https://a.co/1"), None, []),
+        (2, 11, ts(D, 9), spam.format("https://a.co/2"), None, []),
+        (3, 10, ts(D, 10), "good morning", None, []),
+        (4, 11, ts(D, 10), "good morning", None, []),
+        (5, 12, ts(D, 10), "good morning", None, []),
+        (6, 13, ts(D, 10), "good morning", None, []),
+        (7, 13, ts(D, 11), "my own words for once", None, []),
+        # posted by 4 accounts > common_template_accounts (3): a common phrase
+        *[(8 + i, 10 + i, ts(D, 12), "thank you so much friends", None, []) for i in range(4)],
+    )
+    got = features_for(world, tweets=tweets, accounts=world.accounts(10, 11, 12, 13)).select(
+        "account_id", "max_template_accounts", "campaign_template_share", "self_dup_ratio_1d"
+    )
+    expected = spark.createDataFrame(
+        [(10, 2, 1 / 3, 0.0), (11, 2, 1 / 3, 0.0), (12, 0, 0.0, 0.0), (13, 1, 0.0, 0.0)],
+        got.schema,
+    )
+    assert_approx_df_equality(got, expected, 1e-9, ignore_row_order=True)
+
+
+def test_hot_nat_ip_is_infrastructure_not_a_botnet(spark, world):
+    nat, pool = "100.64.0.1", "185.1.2.10"
+    logins = world.logins(
+        *[(a, ts(D, 8, a), 100 + a, nat, True) for a in (1, 2, 3, 4)],  # 4 > hot cap 3
+        (5, ts(D, 9), 900, pool, True),
+        (6, ts(D, 9, 0, 30), 901, pool, False),
+    )
+    got = features_for(world, logins=logins, accounts=world.accounts(1, 2, 3, 4, 5, 6)).select(
+        "account_id",
+        "max_accounts_per_ip",
+        "hot_ips",
+        "distinct_ips_1d",
+        "cluster_id",
+        "cluster_size",
+        "sync_login_ratio_1d",
+        "failed_login_ratio_1d",
+    )
+    expected = spark.createDataFrame(
+        [
+            *[(a, 0, 1, 1, a, 1, 0.0, 0.0) for a in (1, 2, 3, 4)],
+            (5, 2, 0, 1, 5, 2, 1.0, 0.0),
+            (6, 2, 0, 1, 5, 2, 1.0, 1.0),
+        ],
+        got.schema,
+    )
+    assert_df_equality(got, expected, ignore_row_order=True)
+
+
+def test_logins_too_far_apart_are_not_synchronous(world):
+    logins = world.logins(
+        (1, ts(D, 9), 1, "185.1.2.10", True),
+        (2, ts(D, 9, 0, 50), 2, "185.1.2.10", True),
+        (3, ts(D, 9, 10), 3, "185.1.2.10", True),
+    )
+    got = features_for(world, logins=logins, accounts=world.accounts(1, 2, 3))
+    ratios = {r["account_id"]: r["sync_login_ratio_1d"] for r in got.collect()}
+    assert ratios == {1: 1.0, 2: 1.0, 3: 0.0}
+
+
+def test_accounts_created_together_from_one_ip(world):
+    created = {1: ts(D, 1), 2: ts(D, 2), 3: ts(D - dt.timedelta(days=3), 1), 4: ts(D, 1)}
+    accounts = world.accounts(
+        1,
+        2,
+        3,
+        4,
+        created=created,
+        ips={1: "185.9.9.9", 2: "185.9.9.9", 3: "185.9.9.9", 4: "24.1.1.1"},
+        devices={1: 7, 2: 8, 3: 7, 4: 7},
+    )
+    got = features_for(world, accounts=accounts)
+    rows = {
+        r["account_id"]: (r["created_same_ip_1d"], r["created_same_device_1d"])
+        for r in got.collect()
+    }
+    assert rows == {1: (1, 1), 2: (1, 0), 3: (0, 0), 4: (0, 1)}
+
+
+def test_follow_graph_features(spark, world):
+    old, recent = dt.datetime(2025, 1, 1), ts(D, 5)
+    follows = world.follows((1, 2, old), (2, 1, recent), (1, 3, recent))
+    got = features_for(world, follows=follows, accounts=world.accounts(1, 2, 3, 4)).select(
+        "account_id",
+        "followers",
+        "following",
+        "follower_ratio",
+        "reciprocity",
+        "follows_given_7d",
+        "follows_received_7d",
+    )
+    expected = spark.createDataFrame(
+        [
+            (1, 1, 2, 0.5, 0.5, 1, 1),
+            (2, 1, 1, 1.0, 1.0, 1, 0),
+            (3, 1, 0, 1.0, 0.0, 0, 1),
+            (4, 0, 0, 0.0, 0.0, 0, 0),
+        ],
+        got.schema,
+    )
+    assert_df_equality(got, expected, ignore_row_order=True)
+
+
+def test_profile_features(spark, world):
+    accounts = world.accounts(
+        1,
+        2,
+        created={1: ts(D - dt.timedelta(days=10), 5)},
+        handles={1: "ab12", 2: ""},
+        verified={1: True},
+    )
+    got = features_for(world, accounts=accounts).select(
+        "account_id", "account_age_days", "is_verified", "handle_length", "handle_digit_ratio"
+    )
+    expected = spark.createDataFrame(
+        [(1, 10, 1, 4, 0.5), (2, (D - dt.date(2020, 1, 1)).days, 0, 0, 0.0)], got.schema
+    )
+    assert_df_equality(got, expected, ignore_row_order=True)
+
+
+def test_engagement_received_excludes_self_interactions(world):
+    tweets = world.tweets((1, 10, ts(D, 9), "hi there you all", None, []))
+    interactions = world.interactions(
+        (20, 1, "favorite", ts(D, 10)), (21, 1, "retweet", ts(D, 10)), (10, 1, "retweet", ts(D, 11))
+    )
+    got = features_for(
+        world, tweets=tweets, interactions=interactions, accounts=world.accounts(10, 20, 21)
+    )
+    rows = {
+        r["account_id"]: (
+            r["engagement_per_tweet_1d"],
+            r["interactions_given_1d"],
+            r["retweet_share_given_1d"],
+        )
+        for r in got.collect()
+    }
+    assert rows == {10: (2.0, 1, 1.0), 20: (0.0, 1, 0.0), 21: (0.0, 1, 1.0)}
+
+
+def test_connected_components_follow_chains(spark):
+    edges = spark.createDataFrame(
+        [(5, 100), (3, 100), (3, 200), (9, 200), (7, 300), (8, 300)],
+        "account_id long, resource long",
+    )
+    got = connected_components(edges, max_iterations=10)
+    expected = spark.createDataFrame(
+        [(5, 3), (3, 3), (9, 3), (7, 7), (8, 7)], "account_id long, cluster_id long"
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_catalogue_lists_exactly_the_written_columns(world):
+    got = features_for(world, accounts=world.accounts(1))
+    assert got.columns == [*KEY_COLUMNS, *feature_columns(CFG.windows)]
+
+
+def test_ips_are_pseudonymised_with_the_key(spark, world):
+    logins = world.logins((1, ts(D, 9), 1, "185.1.2.10", True))
+    daily = daily_partials(world.tweets(), world.interactions(), logins, CFG, KEY)
+    other = daily_partials(world.tweets(), world.interactions(), logins, CFG, "other-key")
+    ip_hash = daily.first()["ip_hashes"][0]
+    assert isinstance(ip_hash, int) and ip_hash != other.first()["ip_hashes"][0]
+    assert "185.1.2.10" not in str(daily.collect())
+
+
+def test_prod_refuses_to_run_without_a_key(monkeypatch):
+    monkeypatch.delenv("BOTDETECT_PSEUDONYM_KEY", raising=False)
+    with pytest.raises(MissingKeyError, match="BOTDETECT_PSEUDONYM_KEY"):
+        pseudonym_key("BOTDETECT_PSEUDONYM_KEY", "prod")
+    assert pseudonym_key("BOTDETECT_PSEUDONYM_KEY", "local")
+    monkeypatch.setenv("BOTDETECT_PSEUDONYM_KEY", "k")
+    assert pseudonym_key("BOTDETECT_PSEUDONYM_KEY", "prod") == "k"
+
+
+@pytest.mark.slow
+def test_daily_runs_give_the_same_features_as_a_full_refresh(spark, tmp_path):
+    full = tiny_config(
+        tmp_path / "full", "generate.accounts=300", "generate.days=4", "features.windows=[1, 3]"
+    )
+    run_generate(spark, full)
+    run_ingest(spark, full, full=True)
+    incremental = tiny_config(
+        tmp_path / "inc", "generate.accounts=300", "generate.days=4", "features.windows=[1, 3]"
+    )
+    shutil.copytree(tmp_path / "full" / "raw", tmp_path / "inc" / "raw")
+
+    run_features(spark, full, full_refresh=True)
+    for day in (D - dt.timedelta(days=2), D - dt.timedelta(days=1), D):
+        cfg = dataclasses.replace(incremental, as_of_date=day)
+        result = run_features(spark, cfg)
+    assert result.daily_dates == [D]  # the last run computed only its own day
+
+    def features(root):
+        return (
+            spark.read.format("delta")
+            .load(str(root / "features" / "account_features"))
+            .where(F.col("as_of_date") == D)
+        )
+
+    assert_df_equality(
+        features(tmp_path / "full"), features(tmp_path / "inc"), ignore_row_order=True
+    )
+    assert features(tmp_path / "full").count() == 300
