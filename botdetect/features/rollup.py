@@ -14,9 +14,9 @@ from pyspark.sql import functions as F
 from botdetect.features.daily import HOURS
 
 
-def in_window(as_of: dt.date, days: int) -> Column:
-    """True for event dates in the `days`-day window ending at `as_of` (inclusive)."""
-    return F.col("event_date") > F.lit(as_of - dt.timedelta(days=days))
+def in_window(as_of: dt.date, days: int, column: str = "event_date") -> Column:
+    """True for dates in the `days`-day window ending at `as_of` (inclusive)."""
+    return F.col(column) > F.lit(as_of - dt.timedelta(days=days))
 
 
 def safe_ratio(numerator: Column, denominator: Column) -> Column:
@@ -24,16 +24,28 @@ def safe_ratio(numerator: Column, denominator: Column) -> Column:
     return F.when(denominator > 0, numerator.cast("double") / denominator).otherwise(0.0)
 
 
+# Daily set columns whose distinct elements are counted per window.
+DISTINCT_SETS = {
+    "templates": "templates",
+    "nd_keys": "nd_keys",
+    "recipients": "recipients",
+    "ips": "ip_hashes",
+    "devices": "device_hashes",
+}
+
+
 def _distinct_count(column: str, window: Column) -> Column:
+    """Distinct elements of a daily set column over the window (exact)."""
     return F.size(F.array_distinct(F.flatten(F.collect_list(F.when(window, F.col(column))))))
 
 
 def _summed_hours(window: Column) -> Column:
-    zero = F.array_repeat(F.lit(0).cast("long"), HOURS)
-    return F.aggregate(
-        F.collect_list(F.when(window, F.col("hour_counts"))),
-        zero,
-        lambda acc, day: F.zip_with(acc, day, lambda a, b: a + b),
+    """The window's hour-of-day histogram: 24 plain sums, which Spark compiles."""
+    return F.array(
+        *[
+            F.sum(F.when(window, F.element_at("hour_counts", h + 1)).otherwise(0))
+            for h in range(HOURS)
+        ]
     )
 
 
@@ -97,11 +109,10 @@ def window_aggregates(daily_df: DataFrame, as_of: dt.date, windows: list[int]) -
                 + F.sum(F.when(boundary_ok, boundary_gap * boundary_gap).otherwise(0))
             ).alias(f"_gap_sq_sum_{w}"),
             _summed_hours(win).alias(f"_hours_{w}"),
-            _distinct_count("templates", win).alias(f"_templates_{w}"),
-            _distinct_count("nd_keys", win).alias(f"_nd_keys_{w}"),
-            _distinct_count("recipients", win).alias(f"_recipients_{w}"),
-            _distinct_count("ip_hashes", win).alias(f"_ips_{w}"),
-            _distinct_count("device_hashes", win).alias(f"_devices_{w}"),
+            *[
+                _distinct_count(column, win).alias(f"_{name}_{w}")
+                for name, column in DISTINCT_SETS.items()
+            ],
             total("n_interactions_given").alias(f"_given_{w}"),
             total("n_retweets_given").alias(f"_retweets_given_{w}"),
             total("n_engagement_received").alias(f"_engagement_{w}"),

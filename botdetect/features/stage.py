@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import logging
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -154,14 +155,18 @@ def run_features(spark: SparkSession, cfg: Config, *, full_refresh: bool = False
     daily_ref = table_ref(cfg.storage, FEATURES_LAYER, "features_daily")
     dates = dates_to_compute(spark, cfg, as_of, full_refresh=full_refresh)
     predicate = _in_dates(dates)
-    partials = daily_partials(
-        raw["tweets"].where(predicate),
-        raw["interactions"].where(predicate),
-        raw["logins"].where(predicate),
-        fcfg,
-        key,
-    )
-    write_table(partials, daily_ref, replace_where=predicate, partition_by=("event_date",))
+    # The day's tweets feed three aggregates and its logins two: persist them so each
+    # raw partition is read once per run.
+    tweets_df = raw["tweets"].where(predicate).persist(StorageLevel.MEMORY_AND_DISK)
+    logins_df = raw["logins"].where(predicate).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        partials = daily_partials(
+            tweets_df, raw["interactions"].where(predicate), logins_df, fcfg, key
+        )
+        write_table(partials, daily_ref, replace_where=predicate, partition_by=("event_date",))
+    finally:
+        tweets_df.unpersist()
+        logins_df.unpersist()
 
     start = as_of - dt.timedelta(days=max(fcfg.windows) - 1)
     daily_df = read_table(spark, daily_ref).where(F.col("event_date").between(start, as_of))
