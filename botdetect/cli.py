@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument(
         "--describe", action="store_true", help="print the feature catalogue and exit"
     )
+    features.add_argument(
+        "--force", action="store_true", help="run even if the raw quality gate failed (logged)"
+    )
+    validate = stages.add_parser(
+        "validate", parents=[common], help="run the data-quality gate for raw or feature tables"
+    )
+    validate.add_argument("--stage", choices=["raw", "features"], required=True)
     pipeline = stages.add_parser(
         "pipeline", parents=[common], help="run the stages end to end for one as-of date"
     )
@@ -158,9 +165,23 @@ def cmd_features(args: argparse.Namespace, cfg: Config) -> int:
     from botdetect.features.stage import run_features
 
     result = _timed(
-        "features", lambda: run_features(_spark(cfg), cfg, full_refresh=args.full_refresh)
+        "features",
+        lambda: run_features(_spark(cfg), cfg, full_refresh=args.full_refresh, force=args.force),
     )
     _print_features(result)
+    return 0
+
+
+def _print_quality(results: Sequence[object], report: object) -> None:
+    failed = [r for r in results if not r.success]
+    print(f"{len(results)} expectations, {len(failed)} failed (warnings); report: {report}")
+
+
+def cmd_validate(args: argparse.Namespace, cfg: Config) -> int:
+    from botdetect.quality.stage import run_validate
+
+    results, report = _timed("validate", lambda: run_validate(_spark(cfg), cfg, args.stage))
+    _print_quality(results, report)
     return 0
 
 
@@ -168,6 +189,7 @@ def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
     from botdetect.features.stage import run_features
     from botdetect.generate.stage import run_generate
     from botdetect.ingest import run_ingest
+    from botdetect.quality.stage import run_validate
 
     spark = _spark(cfg)
     print(f"botdetect pipeline for {cfg.run_date()} (env {cfg.env}, conf {cfg.fingerprint()})")
@@ -176,10 +198,12 @@ def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
         print("\n".join(report.lines()))
     results = _timed("ingest", lambda: run_ingest(spark, cfg, full=not args.no_generate))
     _print_ingest(results)
+    _print_quality(*_timed("validate raw", lambda: run_validate(spark, cfg, "raw")))
     features = _timed(
         "features", lambda: run_features(spark, cfg, full_refresh=not args.no_generate)
     )
     _print_features(features)
+    _print_quality(*_timed("validate features", lambda: run_validate(spark, cfg, "features")))
     print(f"tables under {cfg.storage.catalog or cfg.storage.root}")
     return 0
 
@@ -187,6 +211,7 @@ def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "generate": cmd_generate,
     "ingest": cmd_ingest,
+    "validate": cmd_validate,
     "features": cmd_features,
     "pipeline": cmd_pipeline,
 }
@@ -198,6 +223,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from botdetect.io.landing import SourceNotFoundError
     from botdetect.io.tables import TableNotFoundError
     from botdetect.privacy import MissingKeyError
+    from botdetect.quality.stage import QualityGateError
     from botdetect.session import SessionError
 
     return (
@@ -208,6 +234,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
         SessionError,
         MissingKeyError,
         ClusterConvergenceError,
+        QualityGateError,
     )
 
 

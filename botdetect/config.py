@@ -48,10 +48,15 @@ class StorageConfig:
     catalog: str | None = None
     schema: str = "botdetect"
     landing: str | None = None
+    reports: str | None = None
 
     @property
     def landing_root(self) -> str:
         return self.landing or f"{self.root.rstrip('/')}/landing"
+
+    @property
+    def reports_root(self) -> str:
+        return self.reports or f"{self.root.rstrip('/')}/reports"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +134,16 @@ class FeaturesConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class QualityConfig:
+    """Data-quality gate thresholds (the suites themselves live in code)."""
+
+    volume_band: list[float] = dataclasses.field(default_factory=lambda: [0.2, 5.0])
+    max_orphan_fraction: float = 0.001
+    feature_means: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    severity_overrides: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     env: str = "local"
     as_of_date: dt.date | None = None
@@ -139,6 +154,7 @@ class Config:
     generate: GenerateConfig = dataclasses.field(default_factory=GenerateConfig)
     ingest: IngestConfig = dataclasses.field(default_factory=IngestConfig)
     features: FeaturesConfig = dataclasses.field(default_factory=FeaturesConfig)
+    quality: QualityConfig = dataclasses.field(default_factory=QualityConfig)
 
     def run_date(self) -> dt.date:
         """The as-of date of this run: from conf or `--as-of-date`, else yesterday (UTC)."""
@@ -181,9 +197,27 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
     "features.sync_seconds": ("must be between 1 and 3600", lambda v: 1 <= v <= 3600),
     "features.night_hours": ("must be hours 0-23", lambda v: all(0 <= h <= 23 for h in v)),
     "features.cluster_max_iterations": ("must be at least 1", lambda v: v >= 1),
+    "quality.volume_band": (
+        "must be [low, high] with 0 <= low < 1 < high",
+        lambda v: len(v) == 2 and 0 <= v[0] < 1 < v[1],
+    ),
+    "quality.max_orphan_fraction": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
+    "quality.feature_means": (
+        "must map feature names to [low, high]",
+        lambda v: all(len(b) == 2 and b[0] <= b[1] for b in v.values()),
+    ),
+    "quality.severity_overrides": (
+        "must map checks to critical or warning",
+        lambda v: all(s in ("critical", "warning") for s in v.values()),
+    ),
 }
 FORMATS = ("parquet", "csv", "json")
-FREE_FORM_MAPS = ("spark.extra", "ingest.csv_options")
+FREE_FORM_MAPS = (
+    "spark.extra",
+    "ingest.csv_options",
+    "quality.feature_means",
+    "quality.severity_overrides",
+)
 BOT_KINDS = ("naive_template", "paraphrase", "low_and_slow", "human_rhythm", "late_campaign")
 
 

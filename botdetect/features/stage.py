@@ -31,6 +31,7 @@ from botdetect.features.profile import (
 from botdetect.features.rollup import activity_features
 from botdetect.io.tables import read_table, table_exists, table_ref, write_table
 from botdetect.privacy import keyed_hash, pseudonym_key
+from botdetect.quality.stage import require_gate
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +144,15 @@ def dates_to_compute(
     return [*missing, as_of]
 
 
-def run_features(spark: SparkSession, cfg: Config, *, full_refresh: bool = False) -> FeaturesResult:
-    """Update `features_daily` for the needed days, then write `account_features` for the date."""
+def run_features(
+    spark: SparkSession, cfg: Config, *, full_refresh: bool = False, force: bool = False
+) -> FeaturesResult:
+    """Update `features_daily` for the needed days, then write `account_features` for the date.
+
+    Refuses a date whose raw quality gate failed, unless `force`.
+    """
     as_of = cfg.run_date()
+    require_gate(spark, cfg, "raw", as_of, force=force, consumer="features")
     fcfg = cfg.features
     key = pseudonym_key(fcfg.pseudonym_key_env, cfg.env)
     raw = {
