@@ -46,7 +46,9 @@ format:
 	$(BIN)/ruff check --fix .
 
 bench: setup
-	$(BIN)/python bench/bench_generate_ingest.py
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/bench_generate_ingest.py --accounts 200000 --days 7
+	$(BIN)/python bench/bench_features.py --accounts 30000 --days 28
 
 clean:
 	rm -rf lakehouse mlflow.db spark-warehouse
