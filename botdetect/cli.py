@@ -149,7 +149,12 @@ def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _print_features(result: object) -> None:
-    recomputed = ", ".join(d.isoformat() for d in result.daily_dates)
+    days = result.daily_dates
+    recomputed = (
+        ", ".join(d.isoformat() for d in days)
+        if len(days) <= 3
+        else f"{len(days)} days, {days[0]} .. {days[-1]}"
+    )
     print(
         f"account_features {result.as_of_date}: {result.accounts:,} accounts x "
         f"{result.columns} features; daily partials recomputed for {recomputed}"
@@ -246,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for noisy in ("great_expectations", "py4j"):  # their INFO lines drown the progress
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         cfg = _config(args)
     except ConfigError as exc:
