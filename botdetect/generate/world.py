@@ -275,6 +275,27 @@ def account_days(accounts_df: DataFrame, days_df: DataFrame) -> DataFrame:
     )
 
 
+def repeat_rows(df: DataFrame, count_name: str, count: Column, index_name: str) -> DataFrame:
+    """Each row `count` times (none when count <= 0), numbered 0.. in `index_name`."""
+    return (
+        df.withColumn(count_name, count)
+        .where(F.col(count_name) > 0)
+        .withColumn(index_name, F.explode(F.sequence(F.lit(0), F.col(count_name) - 1)))
+    )
+
+
+def botnet_pool_ip(seed: int, botnet: Column, host: Column) -> Column:
+    """Host `host` of the botnet's controller subnet (one /24 per botnet)."""
+    return F.concat(
+        F.lit("185."),
+        randint(seed, "net_b", 250, botnet).cast("string"),
+        F.lit("."),
+        randint(seed, "net_c", 250, botnet).cast("string"),
+        F.lit("."),
+        (10 + host).cast("string"),
+    )
+
+
 def _daily_tweet_count(plan: WorldPlan) -> Column:
     seed = plan.seed
     key = (F.col("index"), F.col("day_index"))
@@ -309,11 +330,8 @@ def tweets(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
     seed = plan.seed
     idx, seq = F.col("index"), F.col("seq")
     key = (idx, F.col("day_index"), seq)
-    exploded = (
-        account_days_df.withColumn("n_tweets", _daily_tweet_count(plan))
-        .where(F.col("n_tweets") > 0)
-        .withColumn("seq", F.explode(F.sequence(F.lit(0), F.col("n_tweets") - 1)))
-        .withColumn("tweet_id", tweet_id_of(F.col("epoch_day"), idx, seq))
+    exploded = repeat_rows(account_days_df, "n_tweets", _daily_tweet_count(plan), "seq").withColumn(
+        "tweet_id", tweet_id_of(F.col("epoch_day"), idx, seq)
     )
     burst_start = randint(seed, "burst", DAY, idx, F.col("day_index"))
     second = by_kind(
@@ -448,17 +466,12 @@ def interactions(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
     slot = F.floor(F.lit(DAY) / F.col("n_inter")).cast("long")
     # Slotting the day keeps (account, tweet, action, created_at) unique by construction.
     second = j * slot + randint(seed, "it", slot, *key)
-    return (
-        account_days_df.withColumn("n_inter", count)
-        .where(F.col("n_inter") > 0)
-        .withColumn("j", F.explode(F.sequence(F.lit(0), F.col("n_inter") - 1)))
-        .select(
-            "account_id",
-            target.alias("tweet_id"),
-            action.alias("action"),
-            F.timestamp_seconds(F.col("day_epoch") + second).alias("created_at"),
-            "event_date",
-        )
+    return repeat_rows(account_days_df, "n_inter", count, "j").select(
+        "account_id",
+        target.alias("tweet_id"),
+        action.alias("action"),
+        F.timestamp_seconds(F.col("day_epoch") + second).alias("created_at"),
+        "event_date",
     )
 
 
@@ -505,14 +518,7 @@ def logins(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
         .otherwise(human_second)
     )
 
-    pool_ip = F.concat(
-        F.lit("185."),
-        randint(seed, "net_b", 250, botnet).cast("string"),
-        F.lit("."),
-        randint(seed, "net_c", 250, botnet).cast("string"),
-        F.lit("."),
-        (10 + randint(seed, "host", by_kind(BOTNET_IP_POOL, 1), *key)).cast("string"),
-    )
+    pool_ip = botnet_pool_ip(seed, botnet, randint(seed, "host", by_kind(BOTNET_IP_POOL, 1), *key))
     proxy_ip = ipv4(100 + randint(seed, "proxy_oct", 80, *key), seed, "proxy", *key)
     mobile_ip = ipv4(24 + randint(seed, "mob_oct", 75, *key), seed, "mobile", *key)
     human_ip = (
@@ -540,21 +546,16 @@ def logins(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
     bot_reason = pick(
         ["bad_password", "captcha_failed", "rate_limited"], randint(seed, "fr", 3, *key)
     )
-    return (
-        account_days_df.withColumn("n_logins", count)
-        .where(F.col("n_logins") > 0)
-        .withColumn("j", F.explode(F.sequence(F.lit(0), F.col("n_logins") - 1)))
-        .select(
-            "account_id",
-            F.timestamp_seconds(F.col("day_epoch") + F.pmod(second, F.lit(DAY))).alias("login_at"),
-            device.alias("device_id"),
-            ip.alias("ip"),
-            (~failed).alias("success"),
-            F.when(failed, F.when(F.col("is_bot"), bot_reason).otherwise("bad_password")).alias(
-                "fail_reason"
-            ),
-            "event_date",
-        )
+    return repeat_rows(account_days_df, "n_logins", count, "j").select(
+        "account_id",
+        F.timestamp_seconds(F.col("day_epoch") + F.pmod(second, F.lit(DAY))).alias("login_at"),
+        device.alias("device_id"),
+        ip.alias("ip"),
+        (~failed).alias("success"),
+        F.when(failed, F.when(F.col("is_bot"), bot_reason).otherwise("bad_password")).alias(
+            "fail_reason"
+        ),
+        "event_date",
     )
 
 
@@ -739,14 +740,7 @@ def accounts(accounts_df: DataFrame, plan: WorldPlan) -> DataFrame:
         {NAIVE: F.initcap(spam_word), LATE: F.upper(spam_word), AUTOMATION: F.initcap(word)},
         F.concat(F.initcap(first), F.lit(" "), F.initcap(last)),
     )
-    pool_ip = F.concat(
-        F.lit("185."),
-        randint(seed, "net_b", 250, botnet).cast("string"),
-        F.lit("."),
-        randint(seed, "net_c", 250, botnet).cast("string"),
-        F.lit("."),
-        (10 + randint(seed, "chost", by_kind(BOTNET_IP_POOL, 1), idx)).cast("string"),
-    )
+    pool_ip = botnet_pool_ip(seed, botnet, randint(seed, "chost", by_kind(BOTNET_IP_POOL, 1), idx))
     creation_ip = by_kind(
         {
             HUMAN: F.when(
