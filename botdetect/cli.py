@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", parents=[common], help="run the data-quality gate for raw or feature tables"
     )
     validate.add_argument("--stage", choices=["raw", "features"], required=True)
+    labels = stages.add_parser(
+        "labels", parents=[common], help="write training labels from ops actions"
+    )
+    labels.add_argument(
+        "--force", action="store_true", help="run even if the features gate failed (logged)"
+    )
     pipeline = stages.add_parser(
         "pipeline", parents=[common], help="run the stages end to end for one as-of date"
     )
@@ -190,10 +196,20 @@ def cmd_validate(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def cmd_labels(args: argparse.Namespace, cfg: Config) -> int:
+    from botdetect.labels import run_labels
+
+    result = _timed("labels", lambda: run_labels(_spark(cfg), cfg, force=args.force))
+    counts = ", ".join(f"{source} {n:,}" for source, n in sorted(result.counts.items()))
+    print(f"labels {result.as_of_date} (ops actions to {result.horizon_end}): {counts}")
+    return 0
+
+
 def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
     from botdetect.features.stage import run_features
     from botdetect.generate.stage import run_generate
     from botdetect.ingest import run_ingest
+    from botdetect.labels import run_labels
     from botdetect.quality.stage import run_validate
 
     spark = _spark(cfg)
@@ -209,6 +225,11 @@ def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
     )
     _print_features(features)
     _print_quality(*_timed("validate features", lambda: run_validate(spark, cfg, "features")))
+    labels = _timed("labels", lambda: run_labels(spark, cfg))
+    print(
+        f"labels {labels.as_of_date}: "
+        + ", ".join(f"{source} {n:,}" for source, n in sorted(labels.counts.items()))
+    )
     print(f"tables under {cfg.storage.catalog or cfg.storage.root}")
     return 0
 
@@ -218,6 +239,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "ingest": cmd_ingest,
     "validate": cmd_validate,
     "features": cmd_features,
+    "labels": cmd_labels,
     "pipeline": cmd_pipeline,
 }
 

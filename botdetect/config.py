@@ -144,6 +144,18 @@ class QualityConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class LabelsConfig:
+    """How ops actions become training labels."""
+
+    horizon_days: int = 14
+    expansion_weight: float = 0.5
+    use_expanded: bool = True
+    verified_negative_max_share: float = 0.1
+    random_negative_rate: float = 0.2
+    seed: int = 11
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     env: str = "local"
     as_of_date: dt.date | None = None
@@ -155,6 +167,7 @@ class Config:
     ingest: IngestConfig = dataclasses.field(default_factory=IngestConfig)
     features: FeaturesConfig = dataclasses.field(default_factory=FeaturesConfig)
     quality: QualityConfig = dataclasses.field(default_factory=QualityConfig)
+    labels: LabelsConfig = dataclasses.field(default_factory=LabelsConfig)
 
     def run_date(self) -> dt.date:
         """The as-of date of this run: from conf or `--as-of-date`, else yesterday (UTC)."""
@@ -202,6 +215,10 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
         lambda v: len(v) == 2 and 0 <= v[0] < 1 < v[1],
     ),
     "quality.max_orphan_fraction": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
+    "labels.horizon_days": ("must be between 0 and 365", lambda v: 0 <= v <= 365),
+    "labels.expansion_weight": ("must be in (0, 1]", lambda v: 0 < v <= 1),
+    "labels.verified_negative_max_share": ("must be in [0, 1)", lambda v: 0 <= v < 1),
+    "labels.random_negative_rate": ("must be in (0, 1]", lambda v: 0 < v <= 1),
     "quality.feature_means": (
         "must map feature names to [low, high]",
         lambda v: all(len(b) == 2 and b[0] <= b[1] for b in v.values()),

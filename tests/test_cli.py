@@ -87,3 +87,10 @@ def test_pipeline_generates_and_ingests_a_tiny_world(spark, tmp_path, capsys):
     for table in ("tweets", "interactions", "accounts", "follows", "logins", "ops_actions"):
         assert (tmp_path / "raw" / table / "_delta_log").is_dir()
     assert (tmp_path / "truth" / "ground_truth" / "_delta_log").is_dir()
+    for layer, table in (
+        ("features", "account_features"),
+        ("quality", "quality_results"),
+        ("labels", "labels"),
+    ):
+        assert (tmp_path / layer / table / "_delta_log").is_dir()
+    assert "labels 2026-11-28: " in out

@@ -1,0 +1,214 @@
+"""`botdetect labels --as-of-date D`: training labels, point-in-time correct.
+
+- Positives: a `spam` suspend or lock by ops up to D + horizon, unless a later `cleared`.
+- Expanded positives: accounts sharing a non-hot login IP or device with a positive in the
+  feature window (weighted; conf decides whether training uses them).
+- Negatives: verified accounts (capped share: verified users differ from normal ones) and
+  a deterministic random sample of the remaining accounts.
+
+Accounts whose spam label was cleared are left out: their history is contested. Labels
+read ops actions only; features never do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from botdetect.config import Config, LabelsConfig
+from botdetect.contract import RAW_LAYER
+from botdetect.features.controller import account_resources
+from botdetect.features.profile import end_of_day
+from botdetect.generate.random import uniform
+from botdetect.io.tables import read_table, table_ref, write_table
+from botdetect.quality.stage import require_gate
+
+log = logging.getLogger(__name__)
+
+LABELS_SCHEMA = T.StructType(
+    [
+        T.StructField("account_id", T.LongType()),
+        T.StructField("as_of_date", T.DateType()),
+        T.StructField("label", T.IntegerType()),
+        T.StructField("label_source", T.StringType()),
+        T.StructField("weight", T.DoubleType()),
+    ]
+)
+SPAM_RESTRICTIONS = ("suspend", "lock")
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelsResult:
+    as_of_date: dt.date
+    counts: dict[str, int]  # label_source -> accounts
+    horizon_end: dt.date
+
+
+def ops_positives(
+    ops_df: DataFrame, as_of: dt.date, horizon_days: int
+) -> tuple[DataFrame, DataFrame]:
+    """(positives, cleared): account ids, from ops actions visible at D + horizon."""
+    cutoff = end_of_day(as_of + dt.timedelta(days=horizon_days))
+    visible = ops_df.where(F.col("action_at") < F.lit(cutoff))
+    spam = (
+        visible.where((F.col("reason") == "spam") & F.col("restriction").isin(*SPAM_RESTRICTIONS))
+        .groupBy("account_id")
+        .agg(F.max("action_at").alias("flagged_at"))
+    )
+    cleared_at = (
+        visible.where(F.col("restriction") == "cleared")
+        .groupBy("account_id")
+        .agg(F.max("action_at").alias("cleared_at"))
+    )
+    flagged = spam.join(cleared_at, "account_id", "left")
+    is_cleared = F.col("cleared_at").isNotNull() & (F.col("cleared_at") > F.col("flagged_at"))
+    positives = flagged.where(~is_cleared).select("account_id")
+    cleared = flagged.where(is_cleared).select("account_id")
+    return positives, cleared
+
+
+def expanded_positives(
+    daily_df: DataFrame,
+    positives_df: DataFrame,
+    as_of: dt.date,
+    window: int,
+    hot_ip_accounts: int,
+    hot_device_accounts: int,
+) -> DataFrame:
+    """Accounts sharing a non-hot IP or device with a positive in the window (ids only)."""
+    expanded = None
+    for column, cap in (("ip_hashes", hot_ip_accounts), ("device_hashes", hot_device_accounts)):
+        pairs = account_resources(daily_df, as_of, window, column)
+        sharers = pairs.groupBy("resource").agg(F.count("*").alias("n"))
+        usable = pairs.join(sharers.where(F.col("n") <= cap), "resource", "inner")
+        tainted = usable.join(positives_df, "account_id", "inner").select("resource").distinct()
+        found = usable.join(tainted, "resource", "inner").select("account_id")
+        expanded = found if expanded is None else expanded.unionByName(found)
+    return expanded.distinct().join(positives_df, "account_id", "left_anti")
+
+
+def _sample_key(seed: int, salt: str) -> F.Column:
+    """A deterministic uniform draw per account: reruns sample the same accounts."""
+    return uniform(seed, salt, F.col("account_id"))
+
+
+def build_labels(
+    accounts_df: DataFrame,
+    positives_df: DataFrame,
+    cleared_df: DataFrame,
+    expanded_df: DataFrame,
+    as_of: dt.date,
+    cfg: LabelsConfig,
+) -> DataFrame:
+    """One row per labelled account; `accounts_df` has account_id and verified."""
+    positives = positives_df.select(
+        "account_id",
+        F.lit(1).alias("label"),
+        F.lit("ops").alias("label_source"),
+        F.lit(1.0).alias("weight"),
+    )
+    expanded = (
+        expanded_df.join(accounts_df.where(~F.col("verified")), "account_id", "inner")
+        .join(cleared_df, "account_id", "left_anti")
+        .select(
+            "account_id",
+            F.lit(1).alias("label"),
+            F.lit("expanded").alias("label_source"),
+            F.lit(cfg.expansion_weight).alias("weight"),
+        )
+    )
+    taken = positives.select("account_id").unionByName(expanded.select("account_id"))
+    unlabelled = accounts_df.join(taken, "account_id", "left_anti").join(
+        cleared_df, "account_id", "left_anti"
+    )
+    random_negatives = unlabelled.where(
+        ~F.col("verified") & (_sample_key(cfg.seed, "negative") < cfg.random_negative_rate)
+    )
+    # Verified negatives are capped at a share of all negatives: n_v <= share * (n_v + n_r),
+    # so n_v <= share / (1 - share) * n_r; the cap becomes a sampling rate over verified.
+    n_random = random_negatives.count()
+    verified = unlabelled.where(F.col("verified"))
+    n_verified = verified.count()
+    share = cfg.verified_negative_max_share
+    cap = int(share / (1 - share) * n_random) if share < 1 else n_verified
+    rate = min(1.0, cap / n_verified) if n_verified else 0.0
+    verified_negatives = verified.where(_sample_key(cfg.seed, "verified") < rate)
+    negatives = random_negatives.select(
+        "account_id",
+        F.lit(0).alias("label"),
+        F.lit("random").alias("label_source"),
+        F.lit(1.0).alias("weight"),
+    ).unionByName(
+        verified_negatives.select(
+            "account_id",
+            F.lit(0).alias("label"),
+            F.lit("verified").alias("label_source"),
+            F.lit(1.0).alias("weight"),
+        )
+    )
+    return (
+        positives.unionByName(expanded)
+        .unionByName(negatives)
+        .select(
+            "account_id",
+            F.lit(as_of).alias("as_of_date"),
+            F.col("label").cast("int"),
+            "label_source",
+            F.col("weight").cast("double"),
+        )
+    )
+
+
+def run_labels(spark: SparkSession, cfg: Config, *, force: bool = False) -> LabelsResult:
+    """Write `labels` for the run date (replacing that date); needs a passed features gate."""
+    as_of = cfg.run_date()
+    require_gate(spark, cfg, "features", as_of, force=force, consumer="labels")
+    lcfg = cfg.labels
+    horizon_end = as_of + dt.timedelta(days=lcfg.horizon_days)
+    ops_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "ops_actions"))
+    latest = ops_df.agg(F.max("action_at")).first()[0]
+    if latest is None or latest.date() < horizon_end:
+        log.warning(
+            "labels %s: ops actions run to %s, before the horizon end %s: recent bots are "
+            "not labelled yet (choose an as-of date at least labels.horizon_days old)",
+            as_of,
+            latest,
+            horizon_end,
+        )
+    accounts_df = (
+        read_table(spark, table_ref(cfg.storage, RAW_LAYER, "accounts"))
+        .where(F.col("created_at") < F.lit(end_of_day(as_of)))
+        .select("account_id", F.coalesce(F.col("verified"), F.lit(False)).alias("verified"))
+    )
+    positives, cleared = ops_positives(ops_df, as_of, lcfg.horizon_days)
+    positives = positives.join(accounts_df.select("account_id"), "account_id", "inner")
+    window = max(cfg.features.windows)
+    daily_df = read_table(spark, table_ref(cfg.storage, "features", "features_daily")).where(
+        F.col("event_date").between(as_of - dt.timedelta(days=window - 1), as_of)
+    )
+    expanded = expanded_positives(
+        daily_df,
+        positives,
+        as_of,
+        window,
+        cfg.features.hot_ip_accounts,
+        cfg.features.hot_device_accounts,
+    )
+    labels_df = build_labels(accounts_df, positives, cleared, expanded, as_of, lcfg)
+    ref = table_ref(cfg.storage, "labels", "labels")
+    write_table(
+        labels_df,
+        ref,
+        replace_where=f"as_of_date = '{as_of.isoformat()}'",
+        partition_by=("as_of_date",),
+    )
+    written = read_table(spark, ref).where(F.col("as_of_date") == F.lit(as_of))
+    counts = {
+        r["label_source"]: r["count"] for r in written.groupBy("label_source").count().collect()
+    }
+    return LabelsResult(as_of, counts, horizon_end)

@@ -1,0 +1,100 @@
+"""Labels: ops positives, point-in-time cut, cleared accounts, expansion, negatives."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from chispa import assert_df_equality
+
+from botdetect.config import load_config
+from botdetect.contract import OPS_ACTIONS
+from botdetect.labels import build_labels, expanded_positives, ops_positives
+
+D = dt.date(2026, 11, 14)
+CFG = load_config("local").labels  # horizon 14 days
+
+
+def at(days: int, hour: int = 12) -> dt.datetime:
+    return dt.datetime.combine(D + dt.timedelta(days=days), dt.time(hour))
+
+
+def ids(df):
+    return sorted(r["account_id"] for r in df.collect())
+
+
+def test_positives_are_spam_restrictions_not_cleared_within_the_horizon(spark):
+    ops = spark.createDataFrame(
+        [
+            (1, at(-3), "suspend", "spam", "n"),
+            (2, at(-3), "lock", "spam", "n"),
+            (2, at(-1), "cleared", "spam", "n"),  # cleared after the lock: contested
+            (3, at(-9), "cleared", "spam", "n"),
+            (3, at(-2), "lock", "spam", "n"),  # flagged again after an old clearing
+            (4, at(-3), "suspend", "abuse", "n"),  # not spam
+            (5, at(15), "suspend", "spam", "n"),  # after D + horizon: not known yet
+            (6, at(-3), "warn", "spam", "n"),  # a warning is not a restriction
+            (7, at(14, 1), "lock", "spam", "n"),  # on the last day of the horizon
+        ],
+        OPS_ACTIONS.schema,
+    )
+    positives, cleared = ops_positives(ops, D, CFG.horizon_days)
+    assert ids(positives) == [1, 3, 7]
+    assert ids(cleared) == [2]
+
+
+def _daily(spark, rows):
+    return spark.createDataFrame(
+        [(a, D, ips, devs) for a, ips, devs in rows],
+        "account_id long, event_date date, ip_hashes array<bigint>, device_hashes array<bigint>",
+    )
+
+
+def test_expansion_follows_small_shared_ips_and_devices_but_not_hot_ones(spark):
+    daily = _daily(
+        spark,
+        [
+            (1, [100, 900], [50]),  # the positive
+            (7, [100], [70]),  # shares a small IP with 1: expanded
+            (8, [900], [80]),  # 900 is hot (5 accounts > cap 3): not expanded
+            (9, [900], [50]),  # ...but shares device 50 with 1: expanded
+            (10, [900], [90]),
+            (11, [900], [91]),
+        ],
+    )
+    positives = spark.createDataFrame([(1,)], "account_id long")
+    got = expanded_positives(daily, positives, D, 28, hot_ip_accounts=3, hot_device_accounts=3)
+    assert ids(got) == [7, 9]
+
+
+def test_labels_rows_sources_weights_and_exclusions(spark):
+    accounts = spark.createDataFrame(
+        [(i, i in (20, 21, 22)) for i in range(1, 23)], "account_id long, verified boolean"
+    )
+    positives = spark.createDataFrame([(1,)], "account_id long")
+    cleared = spark.createDataFrame([(2,)], "account_id long")
+    expanded = spark.createDataFrame([(3,), (2,), (20,)], "account_id long")
+    cfg = dataclasses.replace(CFG, random_negative_rate=1.0, verified_negative_max_share=0.1)
+    got = build_labels(accounts, positives, cleared, expanded, D, cfg)
+    rows = {r["account_id"]: (r["label"], r["label_source"], r["weight"]) for r in got.collect()}
+    assert rows[1] == (1, "ops", 1.0)
+    assert rows[3] == (1, "expanded", 0.5)
+    assert 2 not in rows  # cleared: neither positive nor negative
+    assert 20 not in rows or rows[20][1] == "verified"  # verified never expanded
+    randoms = sorted(a for a, r in rows.items() if r[1] == "random")
+    assert randoms == list(range(4, 20))  # every unlabelled, unverified account at rate 1
+    verified = [a for a, r in rows.items() if r[1] == "verified"]
+    assert len(verified) <= 0.1 / 0.9 * len(randoms)  # the cap: at most 1 of 17 negatives
+    assert {r.as_of_date for r in got.collect()} == {D}
+
+
+def test_negative_sampling_is_deterministic_and_near_its_rate(spark):
+    accounts = spark.createDataFrame(
+        [(i, False) for i in range(1, 2001)], "account_id long, verified boolean"
+    )
+    empty = spark.createDataFrame([], "account_id long")
+    cfg = dataclasses.replace(CFG, random_negative_rate=0.2)
+    first = build_labels(accounts, empty, empty, empty, D, cfg)
+    again = build_labels(accounts, empty, empty, empty, D, cfg)
+    assert_df_equality(first, again, ignore_row_order=True)
+    assert 340 <= first.count() <= 460  # 20% of 2000, within sampling noise
