@@ -23,9 +23,9 @@ from pyspark.sql import types as T
 from botdetect.config import Config, LabelsConfig
 from botdetect.contract import RAW_LAYER
 from botdetect.features.controller import account_resources
-from botdetect.features.profile import end_of_day
+from botdetect.features.profile import created_by, end_of_day
 from botdetect.generate.random import uniform
-from botdetect.io.tables import read_table, table_ref, write_table
+from botdetect.io.tables import read_table, table_ref, write_date_partition
 from botdetect.quality.stage import require_gate
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ def run_labels(spark: SparkSession, cfg: Config, *, force: bool = False) -> Labe
         )
     accounts_df = (
         read_table(spark, table_ref(cfg.storage, RAW_LAYER, "accounts"))
-        .where(F.col("created_at") < F.lit(end_of_day(as_of)))
+        .where(created_by(as_of))
         .select("account_id", F.coalesce(F.col("verified"), F.lit(False)).alias("verified"))
     )
     positives, cleared = ops_positives(ops_df, as_of, lcfg.horizon_days)
@@ -200,14 +200,9 @@ def run_labels(spark: SparkSession, cfg: Config, *, force: bool = False) -> Labe
         cfg.features.hot_device_accounts,
     )
     labels_df = build_labels(accounts_df, positives, cleared, expanded, as_of, lcfg)
-    ref = table_ref(cfg.storage, "labels", "labels")
-    write_table(
-        labels_df,
-        ref,
-        replace_where=f"as_of_date = '{as_of.isoformat()}'",
-        partition_by=("as_of_date",),
+    written = write_date_partition(
+        labels_df, table_ref(cfg.storage, "labels", "labels"), "as_of_date", as_of
     )
-    written = read_table(spark, ref).where(F.col("as_of_date") == F.lit(as_of))
     counts = {
         r["label_source"]: r["count"] for r in written.groupBy("label_source").count().collect()
     }

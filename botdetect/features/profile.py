@@ -15,6 +15,11 @@ def end_of_day(as_of: dt.date) -> dt.datetime:
     return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
 
 
+def created_by(as_of: dt.date, column: str = "created_at") -> Column:
+    """Rows that exist at the as-of date: created before the end of that day."""
+    return F.col(column) < F.lit(end_of_day(as_of))
+
+
 def digit_ratio(text: Column) -> Column:
     """Share of characters that are digits; 0.0 for an empty or null string."""
     length = F.length(F.coalesce(text, F.lit("")))

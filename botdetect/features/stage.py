@@ -23,13 +23,19 @@ from botdetect.features.controller import (
 )
 from botdetect.features.daily import daily_partials
 from botdetect.features.profile import (
-    end_of_day,
+    created_by,
     follow_columns,
     follow_features,
     profile_features,
 )
 from botdetect.features.rollup import activity_features
-from botdetect.io.tables import read_table, table_exists, table_ref, write_table
+from botdetect.io.tables import (
+    read_table,
+    table_exists,
+    table_ref,
+    write_date_partition,
+    write_table,
+)
 from botdetect.privacy import keyed_hash, pseudonym_key
 from botdetect.quality.stage import require_gate
 
@@ -177,7 +183,7 @@ def run_features(
 
     start = as_of - dt.timedelta(days=max(fcfg.windows) - 1)
     daily_df = read_table(spark, daily_ref).where(F.col("event_date").between(start, as_of))
-    visible = F.col("created_at") < F.lit(end_of_day(as_of))
+    visible = created_by(as_of)
     accounts_df = (
         raw["accounts"]
         .where(visible)
@@ -188,14 +194,9 @@ def run_features(
     features_df = build_account_features(
         daily_df, accounts_df, raw["follows"].where(visible), as_of, fcfg
     )
-    features_ref = table_ref(cfg.storage, FEATURES_LAYER, "account_features")
-    write_table(
-        features_df,
-        features_ref,
-        replace_where=f"as_of_date = '{as_of.isoformat()}'",
-        partition_by=("as_of_date",),
+    written = write_date_partition(
+        features_df, table_ref(cfg.storage, FEATURES_LAYER, "account_features"), "as_of_date", as_of
     )
-    written = read_table(spark, features_ref).where(F.col("as_of_date") == F.lit(as_of))
     return FeaturesResult(
         as_of_date=as_of,
         daily_dates=dates,

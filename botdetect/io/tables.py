@@ -9,10 +9,12 @@ rerun for the same date rewrites its output instead of appending to it.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from collections.abc import Sequence
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from botdetect.config import StorageConfig
 
@@ -91,6 +93,12 @@ def write_table(
     else:
         writer.save(ref.path)
     log.info("wrote %s%s", ref.label, f" where {replace_where}" if replace_where else "")
+
+
+def write_date_partition(df: DataFrame, ref: TableRef, column: str, day: dt.date) -> DataFrame:
+    """Replace the `column = day` partition with `df` and return that slice as written."""
+    write_table(df, ref, replace_where=f"{column} = '{day.isoformat()}'", partition_by=(column,))
+    return read_table(df.sparkSession, ref).where(F.col(column) == F.lit(day))
 
 
 def table_version(spark: SparkSession, ref: TableRef) -> int | None:

@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 
 from botdetect.config import Config
 from botdetect.contract import RAW_LAYER, SOURCE_TABLES
-from botdetect.features.profile import end_of_day
+from botdetect.features.profile import created_by
 from botdetect.io.tables import read_table, table_exists, table_ref, write_table
 from botdetect.quality.checks import orphan_fraction, volume_change
 from botdetect.quality.gx import CheckResult, run_checks
@@ -118,7 +118,7 @@ def validate_features(spark: SparkSession, cfg: Config, as_of: dt.date) -> list[
     )
     accounts = (
         read_table(spark, table_ref(cfg.storage, RAW_LAYER, "accounts"))
-        .where(F.col("created_at") < F.lit(end_of_day(as_of)))
+        .where(created_by(as_of))
         .count()
     )
     try:
