@@ -22,7 +22,7 @@ from pyspark.sql import types as T
 
 from botdetect.config import Config, LabelsConfig
 from botdetect.contract import RAW_LAYER
-from botdetect.features.controller import account_resources
+from botdetect.features.controller import account_resources, with_sharers
 from botdetect.features.profile import created_by, end_of_day
 from botdetect.generate.random import uniform
 from botdetect.io.tables import read_table, table_ref, write_date_partition
@@ -83,9 +83,11 @@ def expanded_positives(
     """Accounts sharing a non-hot IP or device with a positive in the window (ids only)."""
     expanded = None
     for column, cap in (("ip_hashes", hot_ip_accounts), ("device_hashes", hot_device_accounts)):
-        pairs = account_resources(daily_df, as_of, window, column)
-        sharers = pairs.groupBy("resource").agg(F.count("*").alias("n"))
-        usable = pairs.join(sharers.where(F.col("n") <= cap), "resource", "inner")
+        usable = (
+            with_sharers(account_resources(daily_df, as_of, window, column))
+            .where(F.col("sharers") <= cap)
+            .select("account_id", "resource")
+        )
         tainted = usable.join(positives_df, "account_id", "inner").select("resource").distinct()
         found = usable.join(tainted, "resource", "inner").select("account_id")
         expanded = found if expanded is None else expanded.unionByName(found)

@@ -27,12 +27,19 @@ def account_resources(daily_df: DataFrame, as_of: dt.date, window: int, column: 
     )
 
 
-def resource_sharing(pairs_df: DataFrame, hot_cap: int, prefix: str) -> DataFrame:
-    """Per account: max and mean accounts per resource (non-hot) and hot resources used."""
+def with_sharers(pairs_df: DataFrame) -> DataFrame:
+    """(account_id, resource) pairs plus `sharers`: how many accounts use the resource."""
     per_resource = pairs_df.groupBy("resource").agg(F.count("*").alias("sharers"))
-    with_counts = pairs_df.join(per_resource, "resource", "inner")
+    return pairs_df.join(per_resource, "resource", "inner")
+
+
+def resource_sharing(shared_df: DataFrame, hot_cap: int, prefix: str) -> DataFrame:
+    """Per account: max and mean accounts per resource (non-hot) and hot resources used.
+
+    `shared_df` comes from `with_sharers`.
+    """
     is_hot = F.col("sharers") > hot_cap
-    return with_counts.groupBy("account_id").agg(
+    return shared_df.groupBy("account_id").agg(
         F.coalesce(F.max(F.when(~is_hot, F.col("sharers"))), F.lit(0))
         .cast("long")
         .alias(f"max_accounts_per_{prefix}"),
@@ -43,12 +50,11 @@ def resource_sharing(pairs_df: DataFrame, hot_cap: int, prefix: str) -> DataFram
     )
 
 
-def non_hot_edges(pairs_df: DataFrame, hot_cap: int, kind: str) -> DataFrame:
+def non_hot_edges(shared_df: DataFrame, hot_cap: int, kind: str) -> DataFrame:
     """Account-resource edges for the cluster graph, without shared infrastructure."""
-    per_resource = pairs_df.groupBy("resource").agg(F.count("*").alias("sharers"))
-    return pairs_df.join(
-        per_resource.where(F.col("sharers") <= hot_cap), "resource", "inner"
-    ).select("account_id", F.xxhash64(F.lit(kind), F.col("resource")).alias("resource"))
+    return shared_df.where(F.col("sharers") <= hot_cap).select(
+        "account_id", F.xxhash64(F.lit(kind), F.col("resource")).alias("resource")
+    )
 
 
 def template_sharing(daily_df: DataFrame, as_of: dt.date, window: int, cfg: FeaturesConfig):  # noqa: ANN201
@@ -58,9 +64,10 @@ def template_sharing(daily_df: DataFrame, as_of: dt.date, window: int, cfg: Feat
     common_template_max_tokens tokens ("good morning"), are common phrases, not campaigns.
     """
     pairs = account_resources(daily_df, as_of, window, "long_templates")
-    per_template = pairs.groupBy("resource").agg(F.count("*").alias("posters"))
-    shared = pairs.join(per_template, "resource", "inner").where(
-        F.col("posters") <= cfg.common_template_accounts
+    shared = (
+        with_sharers(pairs)
+        .withColumnRenamed("sharers", "posters")
+        .where(F.col("posters") <= cfg.common_template_accounts)
     )
     per_account = shared.groupBy("account_id").agg(
         F.max("posters").cast("long").alias("max_template_accounts"),

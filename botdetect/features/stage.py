@@ -20,6 +20,7 @@ from botdetect.features.controller import (
     non_hot_edges,
     resource_sharing,
     template_sharing,
+    with_sharers,
 )
 from botdetect.features.daily import daily_partials
 from botdetect.features.profile import (
@@ -78,8 +79,8 @@ def build_account_features(
     """
     windows = sorted(cfg.windows)
     largest = windows[-1]
-    ip_pairs = account_resources(daily_df, as_of, largest, "ip_hashes")
-    device_pairs = account_resources(daily_df, as_of, largest, "device_hashes")
+    ip_pairs = with_sharers(account_resources(daily_df, as_of, largest, "ip_hashes"))
+    device_pairs = with_sharers(account_resources(daily_df, as_of, largest, "device_hashes"))
     edges = non_hot_edges(ip_pairs, cfg.hot_ip_accounts, "ip").unionByName(
         non_hot_edges(device_pairs, cfg.hot_device_accounts, "device")
     )
