@@ -7,9 +7,9 @@ JARS := .jars
 DELTA_POM := conf/maven/pom.xml
 MVN_DEP := org.apache.maven.plugins:maven-dependency-plugin:3.6.1
 
-.PHONY: setup venv jars demo test lint format bench clean
+.PHONY: setup venv jars browser demo test lint format bench clean
 
-setup: venv jars
+setup: venv jars browser
 
 venv: $(VENV)/.installed
 
@@ -29,8 +29,20 @@ $(JARS)/.fetched: $(DELTA_POM)
 	  -DoutputDirectory=$(CURDIR)/$(JARS) -DexcludeTransitive=true
 	touch $@
 
+# The demo world, a first pipeline run three days back (trains the champion), then today's
+# run: incremental features, scoring, and a shadow report that has earlier flags to judge.
+DEMO_FIRST := 2026-11-25
+# Headless Chromium renders the run report in a test; from Debian when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Chromium not found: installing it from Debian (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 demo: setup
-	$(BIN)/botdetect pipeline --conf local
+	$(BIN)/botdetect generate --conf local
+	$(BIN)/botdetect pipeline --conf local --no-generate --full-ingest --full-refresh \
+	  --as-of-date $(DEMO_FIRST) --train always
+	$(BIN)/botdetect pipeline --conf local --no-generate
 
 test: setup
 	$(BIN)/ruff check .

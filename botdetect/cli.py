@@ -90,18 +90,52 @@ def build_parser() -> argparse.ArgumentParser:
     validate = stages.add_parser(
         "validate", parents=[common], help="run the data-quality gate for raw or feature tables"
     )
-    validate.add_argument("--stage", choices=["raw", "features"], required=True)
+    # dest "layer": the subcommand itself is stored as `stage`.
+    validate.add_argument("--stage", dest="layer", choices=["raw", "features"], required=True)
     labels = stages.add_parser(
         "labels", parents=[common], help="write training labels from ops actions"
     )
     labels.add_argument(
         "--force", action="store_true", help="run even if the features gate failed (logged)"
     )
+    train = stages.add_parser(
+        "train", parents=[common], help="train, evaluate and register the model in MLflow"
+    )
+    train.add_argument(
+        "--force", action="store_true", help="run even if the features gate failed (logged)"
+    )
+    score = stages.add_parser(
+        "score", parents=[common], help="score every account with the served model"
+    )
+    score.add_argument(
+        "--model-version", default=None, help="score with this version instead of score.alias"
+    )
+    stages.add_parser(
+        "report",
+        parents=[common],
+        help="shadow metrics, drift, cadence and the HTML run report",
+    )
     pipeline = stages.add_parser(
         "pipeline", parents=[common], help="run the stages end to end for one as-of date"
     )
     pipeline.add_argument(
         "--no-generate", action="store_true", help="use existing exports instead of generating"
+    )
+    pipeline.add_argument(
+        "--full-ingest",
+        action="store_true",
+        help="ingest every event date in the exports (implied when generating)",
+    )
+    pipeline.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="recompute every feature partial in the window (implied when generating)",
+    )
+    pipeline.add_argument(
+        "--train",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="auto: train when there is no champion or it is train.every_days old",
     )
     return parser
 
@@ -120,10 +154,23 @@ def _spark(cfg: Config) -> SparkSession:
     return get_spark(cfg.spark)
 
 
-def _timed(name: str, fn: Callable[[], object]) -> object:
+def _timed(name: str, cfg: Config, fn: Callable[[], object]) -> object:
+    """Run one stage with progress lines and a row in `audit.runs` (success or failure)."""
+    from botdetect.audit import RunRecorder
+
     log.info("%s: started", name)
     start = time.monotonic()
-    result = fn()
+    recorder = RunRecorder(_spark(cfg), cfg, name.split()[0]).start()
+    try:
+        result = fn()
+    except Exception as exc:
+        recorder.finish("failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    recorder.finish(
+        "success",
+        model_name=getattr(result, "model_name", None),
+        model_version=getattr(result, "model_version", None),
+    )
     log.info("%s: done in %.1fs", name, time.monotonic() - start)
     return result
 
@@ -131,15 +178,17 @@ def _timed(name: str, fn: Callable[[], object]) -> object:
 def cmd_generate(args: argparse.Namespace, cfg: Config) -> int:
     from botdetect.generate.stage import run_generate
 
-    report = _timed("generate", lambda: run_generate(_spark(cfg), cfg))
+    report = _timed("generate", cfg, lambda: run_generate(_spark(cfg), cfg))
     print("\n".join(report.lines()))
     return 0
 
 
 def _print_ingest(results: Sequence[object]) -> None:
-    print(f"{'table':<13} {'read':>12} {'written':>12} {'quarantined':>12}")
+    print(f"{'table':<13} {'read':>12} {'written':>12} {'quarantined':>12} {'held back':>10}")
     for r in results:
-        print(f"{r.table:<13} {r.read:>12,} {r.written:>12,} {r.quarantined:>12,}")
+        print(
+            f"{r.table:<13} {r.read:>12,} {r.written:>12,} {r.quarantined:>12,} {r.held_back:>10,}"
+        )
         for rule, count in sorted(r.by_rule.items()):
             print(f"{'':<13}   {rule}: {count:,}")
 
@@ -148,7 +197,7 @@ def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
     from botdetect.ingest import run_ingest
 
     results = _timed(
-        "ingest", lambda: run_ingest(_spark(cfg), cfg, tables=args.tables, full=args.full)
+        "ingest", cfg, lambda: run_ingest(_spark(cfg), cfg, tables=args.tables, full=args.full)
     )
     _print_ingest(results)
     return 0
@@ -177,6 +226,7 @@ def cmd_features(args: argparse.Namespace, cfg: Config) -> int:
 
     result = _timed(
         "features",
+        cfg,
         lambda: run_features(_spark(cfg), cfg, full_refresh=args.full_refresh, force=args.force),
     )
     _print_features(result)
@@ -191,7 +241,7 @@ def _print_quality(results: Sequence[object], report: object) -> None:
 def cmd_validate(args: argparse.Namespace, cfg: Config) -> int:
     from botdetect.quality.stage import run_validate
 
-    results, report = _timed("validate", lambda: run_validate(_spark(cfg), cfg, args.stage))
+    results, report = _timed("validate", cfg, lambda: run_validate(_spark(cfg), cfg, args.layer))
     _print_quality(results, report)
     return 0
 
@@ -199,10 +249,132 @@ def cmd_validate(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_labels(args: argparse.Namespace, cfg: Config) -> int:
     from botdetect.labels import run_labels
 
-    result = _timed("labels", lambda: run_labels(_spark(cfg), cfg, force=args.force))
+    result = _timed("labels", cfg, lambda: run_labels(_spark(cfg), cfg, force=args.force))
     counts = ", ".join(f"{source} {n:,}" for source, n in sorted(result.counts.items()))
     print(f"labels {result.as_of_date} (ops actions to {result.horizon_end}): {counts}")
     return 0
+
+
+def _print_train(result: object) -> None:
+    m = result.metrics
+
+    def show(key: str) -> str:
+        return f"{m[key]:.4f}" if key in m else "n/a"
+
+    def threshold(value: float | None) -> str:
+        return "none (target not reached)" if value is None else f"{value:.3f}"
+
+    print(
+        f"model {result.model_name} v{result.model_version} (run {result.run_id}), "
+        f"trained on {result.as_of_date}"
+    )
+    print(
+        f"  thresholds: block {threshold(result.block_threshold)}, "
+        f"review {threshold(result.review_threshold)}"
+    )
+    print(
+        f"  test: PR-AUC {show('test_pr_auc')}, ROC-AUC {show('test_roc_auc')}; block precision "
+        f"{show('test_block_precision')} [{show('test_block_precision_lo')}, "
+        f"{show('test_block_precision_hi')}], recall {show('test_block_recall')}"
+    )
+    print(
+        f"  baseline (logistic): test PR-AUC {show('lr_test_pr_auc')}, "
+        f"ROC-AUC {show('lr_test_roc_auc')}"
+    )
+    if "truth_all_block_recall" in m:
+        print(
+            f"  ground truth (test components): block precision "
+            f"{show('truth_all_block_precision')}, recall {show('truth_all_block_recall')}; "
+            f"flagged recall {show('truth_all_review_recall')}"
+        )
+    print(f"  champion: {'moved to this version' if result.promoted else 'kept'} ({result.reason})")
+
+
+def cmd_train(args: argparse.Namespace, cfg: Config) -> int:
+    from botdetect.train.stage import run_train
+
+    result = _timed("train", cfg, lambda: run_train(_spark(cfg), cfg, force=args.force))
+    _print_train(result)
+    return 0
+
+
+def _print_score(result: object) -> None:
+    d = result.decisions
+    print(
+        f"scores {result.as_of_date}: {result.accounts:,} accounts with {result.model_name} "
+        f"v{result.model_version} ({result.mode}): block {d['block']:,}, review "
+        f"{d['review']:,}, rate_limit {d['rate_limit']:,}, allow {d['allow']:,}"
+    )
+    print(
+        f"  rate limit {result.tweets_per_hour_cap} tweets/hour: "
+        f"{result.allowed_over_cap:.4%} of allowed accounts peaked above it, "
+        f"{result.flagged_over_cap:.2%} of rate-limited/reviewed accounts did"
+    )
+
+
+def cmd_score(args: argparse.Namespace, cfg: Config) -> int:
+    from botdetect.score.stage import run_score
+
+    if args.model_version is not None:
+        cfg = load_config(
+            args.conf,
+            [*args.overrides, f"score.version={args.model_version}"]
+            + ([f"as_of_date={args.as_of_date.isoformat()}"] if args.as_of_date else []),
+        )
+    result = _timed("score", cfg, lambda: run_score(_spark(cfg), cfg))
+    _print_score(result)
+    return 0
+
+
+def _print_report(result: object) -> None:
+    m = result.metrics
+    change = m.get("spam_reduction")
+    print(
+        f"report {result.as_of_date}: spam per 1k tweets {m['observed_spam_per_1k_tweets']:.2f} "
+        f"observed, {m['if_blocked_spam_per_1k_tweets']:.2f} if flagged accounts were blocked"
+        + (f" ({change:.1%} less)" if change is not None else "")
+    )
+    print(
+        f"  flagged {m['flagged_accounts']:.0f}, estimated false-block rate "
+        f"{format(m['false_block_rate'], '.2%') if 'false_block_rate' in m else 'n/a'}, "
+        "ops minutes saved "
+        f"{m['ops_minutes_saved']:.0f}; spam accounts from {result.spam_source}"
+    )
+    verdict = "promote" if result.promote else "stay in shadow"
+    print(f"  recommendation: {verdict} ({result.promotion_reason})")
+    print(f"  recommended cadence: every {result.cadence_hours} h")
+    for line in result.alerts:
+        print(f"  ALERT {line}")
+    print(f"  run report: {result.report_path}")
+
+
+def cmd_report(args: argparse.Namespace, cfg: Config) -> int:
+    from botdetect.report.stage import run_report
+
+    result = _timed("report", cfg, lambda: run_report(_spark(cfg), cfg))
+    _print_report(result)
+    return 0
+
+
+def train_due(cfg: Config, mode: str) -> tuple[bool, str]:
+    """Whether the pipeline trains today: always, never, or when the champion is stale."""
+    if mode != "auto":
+        return mode == "always", f"--train {mode}"
+    from botdetect.train import registry
+
+    registry.setup_mlflow(cfg)
+    try:
+        champion = registry.find_model(cfg, registry.CHAMPION)
+    except registry.ModelNotFoundError:
+        return True, "no champion yet"
+    trained = champion.tags.get(registry.TAG_AS_OF)
+    if not trained:
+        return True, f"champion v{champion.version} has no training date"
+    age = (cfg.run_date() - dt.date.fromisoformat(trained)).days
+    if age >= cfg.train.every_days:
+        every = cfg.train.every_days
+        return True, f"champion v{champion.version} is {age} days old (train.every_days {every})"
+    return False, f"champion v{champion.version} is {age} days old"
 
 
 def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
@@ -211,25 +383,34 @@ def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
     from botdetect.ingest import run_ingest
     from botdetect.labels import run_labels
     from botdetect.quality.stage import run_validate
+    from botdetect.report.stage import run_report
+    from botdetect.score.stage import run_score
+    from botdetect.train.stage import run_train
 
     spark = _spark(cfg)
     print(f"botdetect pipeline for {cfg.run_date()} (env {cfg.env}, conf {cfg.fingerprint()})")
-    if not args.no_generate:
-        report = _timed("generate", lambda: run_generate(spark, cfg))
+    generated = not args.no_generate
+    if generated:
+        report = _timed("generate", cfg, lambda: run_generate(spark, cfg))
         print("\n".join(report.lines()))
-    results = _timed("ingest", lambda: run_ingest(spark, cfg, full=not args.no_generate))
-    _print_ingest(results)
-    _print_quality(*_timed("validate raw", lambda: run_validate(spark, cfg, "raw")))
-    features = _timed(
-        "features", lambda: run_features(spark, cfg, full_refresh=not args.no_generate)
-    )
-    _print_features(features)
-    _print_quality(*_timed("validate features", lambda: run_validate(spark, cfg, "features")))
-    labels = _timed("labels", lambda: run_labels(spark, cfg))
-    print(
-        f"labels {labels.as_of_date}: "
-        + ", ".join(f"{source} {n:,}" for source, n in sorted(labels.counts.items()))
-    )
+    full = generated or args.full_ingest
+    _print_ingest(_timed("ingest", cfg, lambda: run_ingest(spark, cfg, full=full)))
+    _print_quality(*_timed("validate raw", cfg, lambda: run_validate(spark, cfg, "raw")))
+    refresh = generated or args.full_refresh
+    _print_features(_timed("features", cfg, lambda: run_features(spark, cfg, full_refresh=refresh)))
+    _print_quality(*_timed("validate features", cfg, lambda: run_validate(spark, cfg, "features")))
+    due, why = train_due(cfg, args.train)
+    if due:
+        labels = _timed("labels", cfg, lambda: run_labels(spark, cfg))
+        print(
+            f"labels {labels.as_of_date}: "
+            + ", ".join(f"{source} {n:,}" for source, n in sorted(labels.counts.items()))
+        )
+        _print_train(_timed("train", cfg, lambda: run_train(spark, cfg)))
+    else:
+        print(f"labels, train: skipped ({why})")
+    _print_score(_timed("score", cfg, lambda: run_score(spark, cfg)))
+    _print_report(_timed("report", cfg, lambda: run_report(spark, cfg)))
     print(f"tables under {cfg.storage.catalog or cfg.storage.root}")
     return 0
 
@@ -240,6 +421,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "validate": cmd_validate,
     "features": cmd_features,
     "labels": cmd_labels,
+    "train": cmd_train,
+    "score": cmd_score,
+    "report": cmd_report,
     "pipeline": cmd_pipeline,
 }
 
@@ -251,7 +435,11 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from botdetect.io.tables import TableNotFoundError
     from botdetect.privacy import MissingKeyError
     from botdetect.quality.stage import QualityGateError
+    from botdetect.report.stage import DriftAlertError
+    from botdetect.score.stage import FeatureSchemaError
     from botdetect.session import SessionError
+    from botdetect.train.dataset import TrainingDataError
+    from botdetect.train.registry import ModelNotFoundError
 
     return (
         RejectLimitError,
@@ -262,6 +450,10 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
         MissingKeyError,
         ClusterConvergenceError,
         QualityGateError,
+        TrainingDataError,
+        ModelNotFoundError,
+        FeatureSchemaError,
+        DriftAlertError,
     )
 
 

@@ -61,7 +61,10 @@ class StorageConfig:
 
 @dataclasses.dataclass(frozen=True)
 class MlflowConfig:
-    tracking_uri: str = "sqlite:///mlflow.db"
+    """Tracking and registry; null URIs mean a SQLite store and artifacts under storage.root."""
+
+    tracking_uri: str | None = None
+    registry_uri: str | None = None
     experiment: str = "botdetect"
     model_name: str = "botdetect_spam_rf"
 
@@ -156,6 +159,84 @@ class LabelsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ForestConfig:
+    """Random-forest parameters; list-valued ones form the grid searched on validation."""
+
+    num_trees: list[int] = dataclasses.field(default_factory=lambda: [100])
+    max_depth: list[int] = dataclasses.field(default_factory=lambda: [6, 10])
+    min_instances_per_node: list[int] = dataclasses.field(default_factory=lambda: [1])
+    feature_subset_strategy: str = "sqrt"
+    max_bins: int = 64
+    subsampling_rate: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class LogisticConfig:
+    """The regularised logistic-regression baseline (standardised features)."""
+
+    reg_param: float = 0.01
+    elastic_net_param: float = 0.0
+    max_iter: int = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Sampling, split, models, thresholds and promotion."""
+
+    seed: int = 23
+    every_days: int = 7
+    fractions: list[float] = dataclasses.field(default_factory=lambda: [0.7, 0.15, 0.15])
+    negative_sample_rate: float = 0.5
+    min_positives: int = 20
+    null_fill: float = -1.0
+    forest: ForestConfig = dataclasses.field(default_factory=ForestConfig)
+    logistic: LogisticConfig = dataclasses.field(default_factory=LogisticConfig)
+    block_precision: float = 0.99
+    review_precision: float = 0.8
+    score_bins: int = 1000
+    precision_tolerance: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreConfig:
+    """Which model scores, how scores become decisions, and whether they are enforced."""
+
+    alias: str = "champion"
+    version: str | None = None
+    mode: str = "shadow"
+    rate_limit_threshold: float = 0.3
+    rate_window_days: int = 7
+    rate_percentile: float = 0.999
+    min_tweets_per_hour: int = 5
+    reasons: int = 3
+    reason_features: int = 15
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportConfig:
+    """The shadow-mode report and when it recommends action mode."""
+
+    period_days: int = 7
+    decisions: list[str] = dataclasses.field(default_factory=lambda: ["block"])
+    latency_hours: float = 1.0
+    minutes_per_review: float = 4.0
+    min_spam_reduction: float = 0.2
+    max_false_block_rate: float = 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class MonitoringConfig:
+    """Drift thresholds against the model's training data."""
+
+    psi_warn: float = 0.1
+    psi_alert: float = 0.25
+    tail_ratio_alert: float = 3.0
+    tail_min_share: float = 0.0005
+    flagged_rate_band: list[float] = dataclasses.field(default_factory=lambda: [0.5, 2.0])
+    fail_on_alert: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     env: str = "local"
     as_of_date: dt.date | None = None
@@ -168,6 +249,10 @@ class Config:
     features: FeaturesConfig = dataclasses.field(default_factory=FeaturesConfig)
     quality: QualityConfig = dataclasses.field(default_factory=QualityConfig)
     labels: LabelsConfig = dataclasses.field(default_factory=LabelsConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    score: ScoreConfig = dataclasses.field(default_factory=ScoreConfig)
+    report: ReportConfig = dataclasses.field(default_factory=ReportConfig)
+    monitoring: MonitoringConfig = dataclasses.field(default_factory=MonitoringConfig)
 
     def run_date(self) -> dt.date:
         """The as-of date of this run: from conf or `--as-of-date`, else yesterday (UTC)."""
@@ -219,6 +304,62 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
     "labels.expansion_weight": ("must be in (0, 1]", lambda v: 0 < v <= 1),
     "labels.verified_negative_max_share": ("must be in [0, 1)", lambda v: 0 <= v < 1),
     "labels.random_negative_rate": ("must be in (0, 1]", lambda v: 0 < v <= 1),
+    "train.fractions": (
+        "must be three shares (train, validation, test) > 0 that sum to 1",
+        lambda v: len(v) == 3 and all(f > 0 for f in v) and abs(sum(v) - 1) < 1e-9,
+    ),
+    "train.every_days": ("must be at least 1", lambda v: v >= 1),
+    "train.negative_sample_rate": ("must be in (0, 1]", lambda v: 0 < v <= 1),
+    "train.min_positives": ("must be at least 1", lambda v: v >= 1),
+    "train.block_precision": ("must be in (0, 1]", lambda v: 0 < v <= 1),
+    "train.review_precision": ("must be in (0, 1]", lambda v: 0 < v <= 1),
+    "train.score_bins": ("must be between 10 and 100000", lambda v: 10 <= v <= 100_000),
+    "train.precision_tolerance": ("must be in [0, 1)", lambda v: 0 <= v < 1),
+    "train.forest.num_trees": (
+        "must be a non-empty list of counts >= 1",
+        lambda v: bool(v) and min(v) >= 1,
+    ),
+    "train.forest.max_depth": (
+        "must be a non-empty list of depths 1-30",
+        lambda v: bool(v) and all(1 <= d <= 30 for d in v),
+    ),
+    "train.forest.min_instances_per_node": (
+        "must be a non-empty list of counts >= 1",
+        lambda v: bool(v) and min(v) >= 1,
+    ),
+    "train.forest.feature_subset_strategy": (
+        "must be auto, all, sqrt, log2, onethird or a number",
+        lambda v: (
+            v in ("auto", "all", "sqrt", "log2", "onethird") or v.replace(".", "", 1).isdigit()
+        ),
+    ),
+    "train.forest.subsampling_rate": ("must be in (0, 1]", lambda v: 0 < v <= 1),
+    "train.logistic.reg_param": ("must be >= 0", lambda v: v >= 0),
+    "train.logistic.elastic_net_param": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
+    "score.mode": ("must be shadow or action", lambda v: v in ("shadow", "action")),
+    "score.rate_limit_threshold": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
+    "score.rate_window_days": ("must be between 1 and 366", lambda v: 1 <= v <= 366),
+    "score.rate_percentile": ("must be in (0, 1]", lambda v: 0 < v <= 1),
+    "score.min_tweets_per_hour": ("must be at least 1", lambda v: v >= 1),
+    "score.reasons": ("must be between 0 and 20", lambda v: 0 <= v <= 20),
+    "score.reason_features": ("must be at least 1", lambda v: v >= 1),
+    "report.period_days": ("must be between 1 and 366", lambda v: 1 <= v <= 366),
+    "report.decisions": (
+        "must be a non-empty list of block, review, rate_limit",
+        lambda v: bool(v) and all(d in ("block", "review", "rate_limit") for d in v),
+    ),
+    "report.latency_hours": ("must be between 0 and 24", lambda v: 0 <= v <= 24),
+    "report.minutes_per_review": ("must be >= 0", lambda v: v >= 0),
+    "report.min_spam_reduction": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
+    "report.max_false_block_rate": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
+    "monitoring.psi_warn": ("must be > 0", lambda v: v > 0),
+    "monitoring.psi_alert": ("must be > 0", lambda v: v > 0),
+    "monitoring.tail_ratio_alert": ("must be > 1", lambda v: v > 1),
+    "monitoring.tail_min_share": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
+    "monitoring.flagged_rate_band": (
+        "must be [low, high] with 0 <= low < 1 < high",
+        lambda v: len(v) == 2 and 0 <= v[0] < 1 < v[1],
+    ),
     "quality.feature_means": (
         "must map feature names to [low, high]",
         lambda v: all(len(b) == 2 and b[0] <= b[1] for b in v.values()),

@@ -22,6 +22,9 @@ class SourceTable:
     required: tuple[str, ...]  # columns that may never be null
     enums: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     event_time: str | None = None  # the timestamp that event_date is derived from
+    # Snapshot tables: the timestamp that says when a row became visible. Rows dated after
+    # the as-of date are held back by ingest (a backfill must not see the future).
+    snapshot_time: str | None = None
 
     @property
     def is_event_table(self) -> bool:
@@ -80,6 +83,7 @@ ACCOUNTS = SourceTable(
     ),
     primary_key=("account_id",),
     required=("account_id", "handle", "created_at", "verified"),
+    snapshot_time="created_at",
 )
 
 FOLLOWS = SourceTable(
@@ -91,6 +95,7 @@ FOLLOWS = SourceTable(
     ),
     primary_key=("account_id", "followed_account_id"),
     required=("account_id", "followed_account_id", "created_at"),
+    snapshot_time="created_at",
 )
 
 LOGINS = SourceTable(
@@ -120,6 +125,7 @@ OPS_ACTIONS = SourceTable(
     ),
     primary_key=("account_id", "action_at", "restriction"),
     required=("account_id", "action_at", "restriction", "reason"),
+    snapshot_time="action_at",
     enums={
         "restriction": ("suspend", "lock", "warn", "cleared"),
         "reason": ("spam", "abuse", "impersonation", "other"),

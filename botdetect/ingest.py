@@ -57,6 +57,7 @@ class TableIngest:
     written: int
     quarantined: int
     by_rule: dict[str, int]
+    held_back: int = 0  # snapshot rows dated after the as-of date (not lost: still exported)
 
     @property
     def reject_fraction(self) -> float:
@@ -186,6 +187,10 @@ def clean_rows(flagged_df: DataFrame, table: SourceTable) -> DataFrame:
     )
 
 
+def next_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+
+
 def date_window(as_of: dt.date, days: int) -> tuple[dt.date, dt.date]:
     return as_of - dt.timedelta(days=days - 1), as_of
 
@@ -230,7 +235,22 @@ def ingest_table(
             replace_where=f"source_table = '{table.name}' AND batch_date = '{as_of.isoformat()}'",
             partition_by=("source_table",),
         )
-        result = TableIngest(table.name, read, read - quarantined, quarantined, by_rule)
+        clean = clean_rows(flagged_df, table)
+        held_back = 0
+        if table.snapshot_time is not None:
+            visible = F.col(table.snapshot_time) < F.lit(next_midnight(as_of))
+            held_back = clean.where(~visible).count()
+            clean = clean.where(visible)
+            if held_back:
+                log.info(
+                    "ingest %s: %d row(s) dated after %s held back (ingested on their date)",
+                    table.name,
+                    held_back,
+                    as_of,
+                )
+        result = TableIngest(
+            table.name, read, read - quarantined - held_back, quarantined, by_rule, held_back
+        )
         if result.reject_fraction > cfg.ingest.max_reject_fraction:
             raise RejectLimitError(
                 f"ingest: table {table.name!r} rejected {quarantined} of {read} rows "
@@ -239,7 +259,7 @@ def ingest_table(
                 "the rows are in quality.quarantine and the raw table was not changed"
             )
         write_table(
-            clean_rows(flagged_df, table),
+            clean,
             table_ref(cfg.storage, RAW_LAYER, table.name),
             replace_where=replace_where,
             partition_by=("event_date",) if table.is_event_table else (),

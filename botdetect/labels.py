@@ -6,6 +6,10 @@
 - Negatives: verified accounts (capped share: verified users differ from normal ones) and
   a deterministic random sample of the remaining accounts.
 
+`sample_rate` is the probability that an account of its kind was drawn into the labels
+(1 for positives). Evaluation weights each row by 1 / sample_rate, so a labelled set
+stands for the whole population and precision comes out at the real prevalence.
+
 Accounts whose spam label was cleared are left out: their history is contested. Labels
 read ops actions only; features never do.
 """
@@ -37,6 +41,7 @@ LABELS_SCHEMA = T.StructType(
         T.StructField("label", T.IntegerType()),
         T.StructField("label_source", T.StringType()),
         T.StructField("weight", T.DoubleType()),
+        T.StructField("sample_rate", T.DoubleType()),
     ]
 )
 SPAM_RESTRICTIONS = ("suspend", "lock")
@@ -113,6 +118,7 @@ def build_labels(
         F.lit(1).alias("label"),
         F.lit("ops").alias("label_source"),
         F.lit(1.0).alias("weight"),
+        F.lit(1.0).alias("sample_rate"),
     )
     expanded = (
         expanded_df.join(accounts_df.where(~F.col("verified")), "account_id", "inner")
@@ -122,6 +128,7 @@ def build_labels(
             F.lit(1).alias("label"),
             F.lit("expanded").alias("label_source"),
             F.lit(cfg.expansion_weight).alias("weight"),
+            F.lit(1.0).alias("sample_rate"),
         )
     )
     taken = positives.select("account_id").unionByName(expanded.select("account_id"))
@@ -145,12 +152,14 @@ def build_labels(
         F.lit(0).alias("label"),
         F.lit("random").alias("label_source"),
         F.lit(1.0).alias("weight"),
+        F.lit(float(cfg.random_negative_rate)).alias("sample_rate"),
     ).unionByName(
         verified_negatives.select(
             "account_id",
             F.lit(0).alias("label"),
             F.lit("verified").alias("label_source"),
             F.lit(1.0).alias("weight"),
+            F.lit(float(rate)).alias("sample_rate"),
         )
     )
     return (
@@ -162,6 +171,7 @@ def build_labels(
             F.col("label").cast("int"),
             "label_source",
             F.col("weight").cast("double"),
+            F.col("sample_rate").cast("double"),
         )
     )
 

@@ -47,6 +47,15 @@ def delta_jars(jars_dir: str | Path) -> list[str]:
     return jars
 
 
+def apply_runtime_conf(spark: SparkSession, conf: SparkConfig) -> SparkSession:
+    """Settings botdetect relies on wherever it runs, applied to an existing session:
+    UTC session time (dates and hours in the data contract are UTC) and the configured
+    shuffle partitions (`spark.shuffle_partitions`, per environment in conf)."""
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    spark.conf.set("spark.sql.shuffle.partitions", str(conf.shuffle_partitions))
+    return spark
+
+
 def get_spark(conf: SparkConfig) -> SparkSession:
     """Return the active session, or build one.
 
@@ -56,17 +65,20 @@ def get_spark(conf: SparkConfig) -> SparkSession:
     """
     active = SparkSession.getActiveSession()
     if active is not None:
-        return active
-    builder = SparkSession.builder.appName(conf.app_name)
+        return apply_runtime_conf(active, conf)
+    builder = SparkSession.builder
     if conf.master is None:
         # spark-submit (or the platform) owns master, memory and jars; only fill gaps.
         from pyspark import SparkConf
 
         existing = SparkConf()
+        if not existing.contains("spark.app.name"):  # spark-submit --name wins
+            builder = builder.appName(conf.app_name)
         for key, value in {**DELTA_CONF, **conf.extra}.items():
             if not existing.contains(key):
                 builder = builder.config(key, value)
-        return builder.getOrCreate()
+        return apply_runtime_conf(builder.getOrCreate(), conf)
+    builder = builder.appName(conf.app_name)
     settings = {
         **LOCAL_DEFAULTS,
         **DELTA_CONF,

@@ -1,20 +1,42 @@
 # Databricks notebook source
 # MAGIC %md
-# MAGIC # Explore the raw tables
-# MAGIC A thin driver over the library: row counts per raw table, the quarantine by rule,
-# MAGIC and accounts per kind in the synthetic world's ground truth.
-# MAGIC Runs as a Databricks notebook or locally (`.venv/bin/python notebooks/explore_world.py`).
+# MAGIC # Explore the world: features and labels
+# MAGIC A thin driver over the library for one as-of date: row counts of the raw tables, the
+# MAGIC quarantine by rule, accounts per bot kind (synthetic worlds have a ground truth),
+# MAGIC labels by source, and a few key features averaged by bot kind and by label.
+# MAGIC
+# MAGIC Parameters (see `botdetect.notebook`): the widgets `conf`, `as_of_date` and `overrides`
+# MAGIC on Databricks; elsewhere `BOTDETECT_NB_CONF`, `BOTDETECT_NB_AS_OF_DATE` and
+# MAGIC `BOTDETECT_NB_OVERRIDES` (`;`-separated `key=value`). CI runs this notebook on the tiny
+# MAGIC end-to-end world (tests/test_notebooks.py).
 
 # COMMAND ----------
 from pyspark.sql import functions as F
 
-from botdetect.config import load_config
 from botdetect.contract import RAW_LAYER, SOURCE_TABLES
+from botdetect.features.stage import FEATURES_LAYER
+from botdetect.generate.stage import TRUTH_LAYER
 from botdetect.io.tables import read_table, table_exists, table_ref
+from botdetect.notebook import notebook_config
 from botdetect.session import get_spark
 
-cfg = load_config("local")
+cfg = notebook_config()
 spark = get_spark(cfg.spark)
+as_of = cfg.run_date()
+print(f"env {cfg.env}, as of {as_of}, tables under {cfg.storage.catalog or cfg.storage.root}")
+
+# Features shown below: repetition, botnet templates, shared IPs, cluster size, volume.
+KEY_FEATURES = [
+    "self_dup_ratio_28d",
+    "max_template_accounts",
+    "max_accounts_per_ip",
+    "cluster_size",
+    "tweets_per_active_day_7d",
+]
+
+# COMMAND ----------
+# MAGIC %md
+# MAGIC ## Raw tables and quarantine
 
 # COMMAND ----------
 for name in SOURCE_TABLES:
@@ -25,9 +47,76 @@ for name in SOURCE_TABLES:
 # COMMAND ----------
 quarantine = table_ref(cfg.storage, "quality", "quarantine")
 if table_exists(spark, quarantine):
-    read_table(spark, quarantine).groupBy("source_table", "rule", "column").count().show()
+    rejected = read_table(spark, quarantine)
+    print(f"{quarantine.label}: {rejected.count()} rows")
+    (
+        rejected.groupBy("source_table", "rule", "column")
+        .count()
+        .orderBy(F.desc("count"))
+        .show(truncate=False)
+    )
+else:
+    print("no quarantine table yet")
 
 # COMMAND ----------
-truth = table_ref(cfg.storage, "truth", "ground_truth")
-if table_exists(spark, truth):
-    read_table(spark, truth).groupBy("bot_kind").agg(F.count("*").alias("accounts")).show()
+# MAGIC %md
+# MAGIC ## Ground truth (synthetic worlds only)
+
+# COMMAND ----------
+truth_ref = table_ref(cfg.storage, TRUTH_LAYER, "ground_truth")
+truth = None
+if table_exists(spark, truth_ref):
+    truth = read_table(spark, truth_ref).select(
+        "account_id", F.coalesce("bot_kind", F.lit("human")).alias("bot_kind")
+    )
+    truth.groupBy("bot_kind").agg(F.count("*").alias("accounts")).orderBy("bot_kind").show()
+else:
+    print("no ground truth: a real platform's world")
+
+# COMMAND ----------
+# MAGIC %md
+# MAGIC ## Labels by source
+
+# COMMAND ----------
+labels_ref = table_ref(cfg.storage, "labels", "labels")
+labels = read_table(spark, labels_ref).where(F.col("as_of_date") == F.lit(as_of))
+(
+    labels.groupBy("label_source", "label")
+    .agg(F.count("*").alias("accounts"), F.round(F.sum("weight"), 1).alias("weight"))
+    .orderBy("label_source", "label")
+    .show()
+)
+for row in labels.groupBy("label_source").count().orderBy("label_source").collect():
+    print(f"label_source {row['label_source']:<10} {row['count']}")
+
+# COMMAND ----------
+# MAGIC %md
+# MAGIC ## Key features by bot kind and by label
+
+# COMMAND ----------
+features = (
+    read_table(spark, table_ref(cfg.storage, FEATURES_LAYER, "account_features"))
+    .where(F.col("as_of_date") == F.lit(as_of))
+    .select("account_id", *KEY_FEATURES)
+)
+means = [F.round(F.avg(c), 3).alias(c) for c in KEY_FEATURES]
+print(f"account_features on {as_of}: {features.count()} accounts")
+
+# COMMAND ----------
+if truth is not None:
+    (
+        features.join(truth, "account_id", "left")
+        .groupBy(F.coalesce("bot_kind", F.lit("unknown")).alias("bot_kind"))
+        .agg(F.count("*").alias("accounts"), *means)
+        .orderBy("bot_kind")
+        .show(truncate=False)
+    )
+
+# COMMAND ----------
+(
+    features.join(labels.select("account_id", "label", "label_source"), "account_id", "left")
+    .groupBy("label", F.coalesce("label_source", F.lit("unlabelled")).alias("label_source"))
+    .agg(F.count("*").alias("accounts"), *means)
+    .orderBy("label", "label_source")
+    .show(truncate=False)
+)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import datetime as dt
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
+from botdetect.cli import main
 from botdetect.config import Config, SparkConfig, load_config
 from botdetect.session import get_spark
 
@@ -44,3 +49,67 @@ def tiny_config(root: Path, *overrides: str) -> Config:
             *overrides,
         ],
     )
+
+
+E2E_DATE = dt.date(2026, 11, 28)
+E2E_FIRST = E2E_DATE - dt.timedelta(days=3)  # the late campaign starts on D - 2
+E2E_WORLD = [
+    "generate.accounts=3000",
+    "generate.days=8",
+    "generate.prevalence=0.1",
+    "generate.botnet_size=10",
+    "generate.nat_group_size=60",
+    "generate.partitions=2",
+    "spark.shuffle_partitions=2",
+    "train.min_positives=5",
+    "train.forest.num_trees=[20]",
+    "train.forest.max_depth=[4,6]",
+]
+
+
+@dataclasses.dataclass
+class World:
+    args: list[str]  # --set arguments that point a CLI call at this world
+    cfg: Config  # the same, loaded, with as_of_date = E2E_DATE
+    first_out: str  # what the two pipeline runs printed
+    second_out: str
+
+
+def _args(root) -> list[str]:
+    out = ["--set", f"storage.root={root}"]
+    for item in E2E_WORLD:
+        out += ["--set", item]
+    return out
+
+
+@pytest.fixture(scope="session")
+def e2e_world(spark, tmp_path_factory):
+    """A tiny world run through the whole pipeline twice (see test_end_to_end.py)."""
+    root = tmp_path_factory.mktemp("e2e")
+    args = _args(root)
+
+    def run(argv: list[str]) -> str:
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            code = main(argv)
+        assert code == 0, buffer.getvalue()
+        return buffer.getvalue()
+
+    run(["generate", "--as-of-date", E2E_DATE.isoformat(), *args])
+    first = run(
+        [
+            "pipeline",
+            "--as-of-date",
+            E2E_FIRST.isoformat(),
+            "--no-generate",
+            "--full-ingest",
+            "--full-refresh",
+            "--train",
+            "always",
+            *args,
+        ]
+    )
+    second = run(["pipeline", "--as-of-date", E2E_DATE.isoformat(), "--no-generate", *args])
+    # Exactly what the CLI loads for `--set ... --as-of-date E2E_DATE`.
+    cfg = load_config(None, [f"storage.root={root}", *E2E_WORLD, f"as_of_date={E2E_DATE}"])
+    return World(args, cfg, first, second)

@@ -65,32 +65,8 @@ def test_missing_export_exits_1_with_the_table_named(spark, tmp_path, capsys):
     assert "no export for table 'tweets'" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_pipeline_generates_and_ingests_a_tiny_world(spark, tmp_path, capsys):
-    code = main(
-        [
-            "pipeline",
-            "--as-of-date",
-            "2026-11-28",
-            "--set",
-            f"storage.root={tmp_path}",
-            "--set",
-            "generate.accounts=500",
-            "--set",
-            "generate.days=3",
-        ]
-    )
-    assert code == 0
-    out = capsys.readouterr().out
-    assert "world 2026-11-26 .. 2026-11-28" in out
-    assert "prevalence 2.00%" in out
-    for table in ("tweets", "interactions", "accounts", "follows", "logins", "ops_actions"):
-        assert (tmp_path / "raw" / table / "_delta_log").is_dir()
-    assert (tmp_path / "truth" / "ground_truth" / "_delta_log").is_dir()
-    for layer, table in (
-        ("features", "account_features"),
-        ("quality", "quality_results"),
-        ("labels", "labels"),
-    ):
-        assert (tmp_path / layer / table / "_delta_log").is_dir()
-    assert "labels 2026-11-28: " in out
+def test_validate_stage_flag_does_not_clobber_the_subcommand():
+    from botdetect.cli import build_parser
+
+    args = build_parser().parse_args(["validate", "--stage", "raw"])
+    assert (args.stage, args.layer) == ("validate", "raw")

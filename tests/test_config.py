@@ -28,7 +28,8 @@ def test_overrides_are_typed_and_applied_last():
     assert cfg.generate.accounts == 5000
     assert cfg.storage.root == "/tmp/x"
     assert cfg.generate.prevalence == 0.05
-    assert cfg.generate.days == 28  # untouched keys keep their base value
+    assert cfg.generate.days == 31  # untouched keys keep local.yml's value
+    assert cfg.generate.seed == 7  # ...or base.yml's
 
 
 def test_partial_mapping_override_keeps_other_keys():

@@ -126,6 +126,20 @@ def test_unknown_enum_and_wrong_boolean_are_quarantined(spark, cfg):
     assert result.by_rule == {"bad_type:verified": 1}
 
 
+def test_snapshot_rows_dated_after_the_as_of_date_are_held_back_not_lost(spark, cfg):
+    acc_schema = T.StructType([T.StructField(c, T.StringType()) for c in ACCOUNTS.columns])
+    rows = [
+        ("10", "ana", "Ana", "2026-11-28 23:59:59", "7", "1.2.3.4", "false"),
+        ("11", "bo", "Bo", "2026-11-29 00:00:00", "8", "1.2.3.5", "false"),  # tomorrow
+    ]
+    write_source(spark, cfg, "accounts", rows, acc_schema)
+    result = ingest_table(spark, cfg, ACCOUNTS, AS_OF)
+    assert (result.read, result.written, result.quarantined, result.held_back) == (2, 1, 0, 1)
+    assert [r["account_id"] for r in raw(spark, cfg, "accounts").collect()] == [10]
+    later = ingest_table(spark, cfg, ACCOUNTS, AS_OF + dt.timedelta(days=1))
+    assert (later.written, later.held_back) == (2, 0)  # it lands on its own date
+
+
 def test_rerun_replaces_instead_of_appending(spark, cfg):
     write_source(spark, cfg, "tweets", GOOD + BAD, STRINGS)
     ingest_table(spark, cfg, TWEETS, AS_OF)

@@ -76,9 +76,13 @@ def test_labels_rows_sources_weights_and_exclusions(spark):
     expanded = spark.createDataFrame([(3,), (2,), (20,)], "account_id long")
     cfg = dataclasses.replace(CFG, random_negative_rate=1.0, verified_negative_max_share=0.1)
     got = build_labels(accounts, positives, cleared, expanded, D, cfg)
-    rows = {r["account_id"]: (r["label"], r["label_source"], r["weight"]) for r in got.collect()}
-    assert rows[1] == (1, "ops", 1.0)
-    assert rows[3] == (1, "expanded", 0.5)
+    rows = {
+        r["account_id"]: (r["label"], r["label_source"], r["weight"], r["sample_rate"])
+        for r in got.collect()
+    }
+    assert rows[1] == (1, "ops", 1.0, 1.0)
+    assert rows[3] == (1, "expanded", 0.5, 1.0)
+    assert all(r[3] == 1.0 for r in rows.values() if r[1] == "random")  # rate 1 here
     assert 2 not in rows  # cleared: neither positive nor negative
     assert 20 not in rows or rows[20][1] == "verified"  # verified never expanded
     randoms = sorted(a for a, r in rows.items() if r[1] == "random")

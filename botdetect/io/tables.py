@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Sequence
+import random
+import time
+from collections.abc import Callable, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -69,6 +71,48 @@ def read_table(spark: SparkSession, ref: TableRef) -> DataFrame:
     return spark.read.format("delta").load(ref.path)
 
 
+WRITE_ATTEMPTS = 5
+BACKOFF_SECONDS = 1.0
+
+
+def with_retries(action: Callable[[], None], what: str, attempts: int = WRITE_ATTEMPTS) -> None:
+    """Run a Delta write, retrying when a concurrent transaction won the commit.
+
+    The write is a whole replacement of its slice, so repeating it is safe: two runs for
+    the same date end with one copy, never two. Backoff doubles, with jitter.
+    """
+    from delta import exceptions as dx
+
+    # The classes do not share one base in every delta-spark build: name them all.
+    conflicts = (
+        dx.DeltaConcurrentModificationException,
+        dx.ConcurrentWriteException,
+        dx.MetadataChangedException,
+        dx.ProtocolChangedException,
+        dx.ConcurrentAppendException,
+        dx.ConcurrentDeleteReadException,
+        dx.ConcurrentDeleteDeleteException,
+        dx.ConcurrentTransactionException,
+    )
+    for attempt in range(1, attempts + 1):
+        try:
+            action()
+            return
+        except conflicts as exc:
+            if attempt == attempts:
+                raise
+            pause = BACKOFF_SECONDS * 2 ** (attempt - 1) * (1 + random.random())
+            log.warning(
+                "%s: concurrent Delta commit (%s); retry %d/%d in %.1fs",
+                what,
+                type(exc).__name__,
+                attempt,
+                attempts - 1,
+                pause,
+            )
+            time.sleep(pause)
+
+
 def write_table(
     df: DataFrame,
     ref: TableRef,
@@ -80,6 +124,7 @@ def write_table(
 
     Delta's `replaceWhere` is atomic: readers see the old slice or the new one, and a
     row of `df` outside the predicate fails the write instead of landing silently.
+    Writes to other slices may run at the same time; a conflicting commit is retried.
     """
     writer = df.write.format("delta").mode("overwrite")
     if replace_where is not None:
@@ -89,9 +134,9 @@ def write_table(
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     if ref.full_name:
-        writer.saveAsTable(ref.full_name)
+        with_retries(lambda: writer.saveAsTable(ref.full_name), f"write {ref.label}")
     else:
-        writer.save(ref.path)
+        with_retries(lambda: writer.save(ref.path), f"write {ref.label}")
     log.info("wrote %s%s", ref.label, f" where {replace_where}" if replace_where else "")
 
 

@@ -1,0 +1,544 @@
+"""`botdetect report --as-of-date D`: shadow metrics, drift, cadence and the run report.
+
+Reads `scores` (written by `botdetect score`), raw tweets and ops actions of the shadow
+period, the model's training-date features as the drift reference, and the model's
+logged evaluation. Writes the date's rows of the `monitoring` table and one HTML run
+report (also logged to MLflow). Alerts are printed; with `monitoring.fail_on_alert`
+they also make the command exit non-zero.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from botdetect.config import Config, MonitoringConfig
+from botdetect.contract import RAW_LAYER
+from botdetect.features.profile import end_of_day
+from botdetect.generate.stage import TRUTH_LAYER
+from botdetect.io.tables import read_table, table_exists, table_ref, write_date_partition
+from botdetect.labels import ops_positives
+from botdetect.report import html as H
+from botdetect.report import shadow
+from botdetect.report.drift import Drift, drift
+from botdetect.score.decisions import DECISIONS, decide
+from botdetect.train import registry
+from botdetect.train.models import score as model_score
+
+log = logging.getLogger(__name__)
+
+MONITORING_SCHEMA = T.StructType(
+    [
+        T.StructField("as_of_date", T.DateType()),
+        T.StructField("kind", T.StringType()),
+        T.StructField("name", T.StringType()),
+        T.StructField("value", T.DoubleType()),
+        T.StructField("threshold", T.DoubleType()),
+        T.StructField("status", T.StringType()),
+        T.StructField("detail", T.StringType()),
+        T.StructField("model_version", T.StringType()),
+        T.StructField("reference_date", T.DateType()),
+    ]
+)
+HIST_BINS = 20
+
+
+class DriftAlertError(RuntimeError):
+    """Drift passed an alert threshold and monitoring.fail_on_alert is set."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DriftRow:
+    name: str
+    psi: float
+    tail_ratio: float
+    tail_share: float
+    status: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Findings:
+    """Everything the report computed for one date."""
+
+    metrics: dict[str, float]
+    promote: bool
+    why: str
+    cadence_hours: int
+    half_volume_hours: float | None
+    spam_source: str
+    psi_rows: list[DriftRow]
+    flag_ratio: float | None
+    ratio_status: str
+    reference_date: dt.date | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportResult:
+    as_of_date: dt.date
+    metrics: dict[str, float]
+    promote: bool
+    promotion_reason: str
+    alerts: list[str]
+    cadence_hours: int
+    report_path: str
+    spam_source: str
+
+
+def drift_status(d: Drift, m: MonitoringConfig) -> str:
+    """alert: PSI above psi_alert, or a tail that grew tail_ratio_alert times (and holds at
+    least tail_min_share of accounts); warn: PSI above psi_warn."""
+    if d.psi > m.psi_alert or (
+        d.tail_ratio > m.tail_ratio_alert and d.tail_share >= m.tail_min_share
+    ):
+        return "alert"
+    return "warn" if d.psi > m.psi_warn else "ok"
+
+
+def drift_rows(values: dict[str, Drift], m: MonitoringConfig) -> list[DriftRow]:
+    """One row per column, alerts first, then by PSI."""
+    rows = [
+        DriftRow(name, d.psi, d.tail_ratio, d.tail_share, drift_status(d, m))
+        for name, d in values.items()
+    ]
+    order = {"alert": 0, "warn": 1, "ok": 2}
+    return sorted(rows, key=lambda r: (order[r.status], -r.psi))
+
+
+def flagged_rate_status(
+    current: float, reference: float, band: list[float]
+) -> tuple[float | None, str]:
+    """Ratio of flagged shares and whether it left the band."""
+    if reference <= 0:
+        return None, "ok" if current <= 0 else "alert"
+    ratio = current / reference
+    return ratio, "ok" if band[0] <= ratio <= band[1] else "alert"
+
+
+def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
+    import mlflow
+
+    as_of = cfg.run_date()
+    rcfg, mcfg = cfg.report, cfg.monitoring
+    scores_ref = table_ref(cfg.storage, "scores", "scores")
+    scores_all = read_table(spark, scores_ref)
+    today = scores_all.where(F.col("as_of_date") == F.lit(as_of))
+    served = today.select("model_name", "model_version").limit(1).collect()
+    if not served:
+        raise shadow_error(scores_ref.label, as_of)
+    registry.setup_mlflow(cfg)
+    model = registry.find_model(cfg, version=served[0]["model_version"])
+
+    # Shadow metrics, observed and counterfactual.
+    spam_accounts, spam_source = _spam_accounts(spark, cfg, as_of)
+    spam_accounts = spam_accounts.persist()
+    first_day = as_of - dt.timedelta(days=rcfg.period_days - 1)
+    tweets = (
+        read_table(spark, table_ref(cfg.storage, RAW_LAYER, "tweets"))
+        .where(F.col("event_date").between(F.lit(first_day), F.lit(as_of)))
+        .select("account_id", "created_at")
+    )
+    flags = shadow.first_flags(scores_all, as_of, rcfg.period_days, rcfg.decisions).persist()
+    observed = shadow.spam_metrics(tweets, spam_accounts)
+    blocked = shadow.spam_metrics(
+        shadow.counterfactual(tweets, flags, rcfg.latency_hours), spam_accounts
+    )
+    false_flag, n_flagged = shadow.false_flag_rate(flags, spam_accounts)
+    reduction = (
+        (observed.spam_fraction - blocked.spam_fraction) / observed.spam_fraction
+        if n_flagged and observed.spam_fraction > 0
+        else None
+    )
+    ops_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "ops_actions"))
+    start = dt.datetime.combine(first_day, dt.time())
+    saved = shadow.reviews_saved(ops_df, flags, start, end_of_day(as_of), rcfg.latency_hours)
+    promote, why = shadow.promotion(
+        reduction, false_flag, rcfg.min_spam_reduction, rcfg.max_false_block_rate
+    )
+    metrics = observed.as_dict("observed") | blocked.as_dict("if_blocked")
+    metrics |= {
+        "spam_fraction_change": blocked.spam_fraction - observed.spam_fraction,
+        "flagged_accounts": float(n_flagged),
+        "reviews_saved": float(saved),
+        "ops_minutes_saved": saved * rcfg.minutes_per_review,
+    }
+    if reduction is not None:
+        metrics["spam_reduction"] = reduction
+    if false_flag is not None:
+        metrics["false_block_rate"] = false_flag
+
+    metrics |= rate_limit_metrics(today)
+
+    # Cadence: how fast a labelled bot gets half its tweets out.
+    labelled_bots, _ = ops_positives(ops_df, as_of, 0)
+    half_hours = shadow.half_volume_hours(tweets, labelled_bots)
+    cadence = shadow.recommended_cadence_hours(half_hours)
+    if half_hours is not None:
+        metrics["bot_half_volume_hours"] = half_hours
+    metrics["recommended_cadence_hours"] = float(cadence)
+    spam_accounts.unpersist()
+    flags.unpersist()
+
+    # Drift against the training date.
+    psi_rows, flag_ratio, reference_date, ratio_status = _drift(spark, cfg, model, as_of, today)
+    found = Findings(
+        metrics,
+        promote,
+        why,
+        cadence,
+        half_hours,
+        spam_source,
+        psi_rows,
+        flag_ratio,
+        ratio_status,
+        reference_date,
+    )
+    alerts = [
+        f"drift: {r.name} PSI {r.psi:.3f}, tail ratio {r.tail_ratio:.1f} "
+        f"(alert: PSI > {mcfg.psi_alert} or tail ratio > {mcfg.tail_ratio_alert})"
+        for r in psi_rows
+        if r.status == "alert"
+    ]
+    if ratio_status == "alert":
+        alerts.append(
+            f"drift: flagged share moved {flag_ratio if flag_ratio is not None else 'from 0'}x "
+            f"against the training date, outside {mcfg.flagged_rate_band}"
+        )
+    write_date_partition(
+        spark.createDataFrame(monitoring_rows(as_of, model.version, found, cfg), MONITORING_SCHEMA),
+        table_ref(cfg.storage, "monitoring", "monitoring"),
+        "as_of_date",
+        as_of,
+    )
+    path = _write_html(spark, cfg, as_of, model, today, found)
+    with mlflow.start_run(run_name=f"report-{as_of}"):
+        mlflow.set_tags(
+            {"stage": "report", "as_of_date": as_of.isoformat(), "model_version": model.version}
+        )
+        mlflow.log_metrics(metrics)
+        mlflow.log_artifact(str(path), artifact_path="report")
+    for line in alerts:
+        log.warning("ALERT %s", line)
+    result = ReportResult(as_of, metrics, promote, why, alerts, cadence, str(path), spam_source)
+    if alerts and mcfg.fail_on_alert:
+        raise DriftAlertError("; ".join(alerts))
+    return result
+
+
+def rate_limit_metrics(today: DataFrame) -> dict[str, float]:
+    """The day's hourly cap and who would hit it: allowed accounts (should be ~0) and the
+    rate-limited or reviewed accounts it is meant to slow down."""
+    limited = F.col("decision").isin("review", "rate_limit")
+    cap = today.where(limited).agg(F.max("max_tweets_per_hour")).first()[0]
+    if cap is None:
+        return {}
+    row = today.agg(
+        F.avg(
+            F.when(
+                F.col("decision") == "allow", (F.col("peak_tweets_per_hour") > cap).cast("double")
+            )
+        ).alias("allowed"),
+        F.avg(F.when(limited, (F.col("peak_tweets_per_hour") > cap).cast("double"))).alias(
+            "limited"
+        ),
+    ).first()
+    out = {"tweets_per_hour_cap": float(cap)}
+    if row["allowed"] is not None:
+        out["allowed_over_cap_share"] = row["allowed"]
+    if row["limited"] is not None:
+        out["limited_over_cap_share"] = row["limited"]
+    return out
+
+
+def _queue_section(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
+    ref = table_ref(cfg.storage, "scores", "review_queue")
+    if not table_exists(spark, ref):
+        return "<p>No review queue yet.</p>"
+    top = (
+        read_table(spark, ref)
+        .where(F.col("as_of_date") == F.lit(as_of))
+        .orderBy(F.desc("priority"))
+        .limit(10)
+        .collect()
+    )
+    if not top:
+        return "<p>Nothing to review: no account is flagged below the block threshold.</p>"
+    rows = [
+        (
+            r["cluster_id"],
+            r["accounts"],
+            r["priority"],
+            r["max_score"],
+            "; ".join(r["members"][0]["reasons"] or []),
+        )
+        for r in top
+    ]
+    return H.table(
+        ["cluster", "accounts", "priority (score x reach)", "max score", "top reasons"], rows
+    )
+
+
+def shadow_error(table: str, as_of: dt.date) -> Exception:
+    from botdetect.io.tables import TableNotFoundError
+
+    return TableNotFoundError(
+        f"table {table} has no rows for as_of_date {as_of}; run `botdetect score "
+        f"--as-of-date {as_of}` first"
+    )
+
+
+def _spam_accounts(spark: SparkSession, cfg: Config, as_of: dt.date) -> tuple[DataFrame, str]:
+    truth_ref = table_ref(cfg.storage, TRUTH_LAYER, "ground_truth")
+    if table_exists(spark, truth_ref):
+        truth = read_table(spark, truth_ref).where(F.col("is_spam_bot")).select("account_id")
+        return truth, "ground truth (synthetic world)"
+    ops_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "ops_actions"))
+    positives, _ = ops_positives(ops_df, as_of, 0)
+    return positives, "ops-confirmed spam accounts (a lower bound: unlabelled bots are missed)"
+
+
+def _drift(
+    spark: SparkSession, cfg: Config, model: registry.ServedModel, as_of: dt.date, today: DataFrame
+) -> tuple[list[tuple[str, float, str]], float | None, dt.date | None, str]:
+    import mlflow
+
+    mcfg = cfg.monitoring
+    reference_text = model.tags.get(registry.TAG_AS_OF)
+    features = read_table(spark, table_ref(cfg.storage, "features", "account_features"))
+    if not reference_text:
+        log.warning("report: model v%s has no training date; drift skipped", model.version)
+        return [], None, None, "ok"
+    reference_date = dt.date.fromisoformat(reference_text)
+    reference = features.where(F.col("as_of_date") == F.lit(reference_date))
+    current = features.where(F.col("as_of_date") == F.lit(as_of))
+    if reference.limit(1).count() == 0:
+        log.warning(
+            "report: no account_features for the training date %s; drift skipped", reference_date
+        )
+        return [], None, reference_date, "ok"
+    pipeline = mlflow.spark.load_model(model.uri)
+    reference_scores = model_score(pipeline, reference, ["account_id"])
+    flagged = (
+        decide(
+            F.col("score"),
+            model.block_threshold,
+            model.review_threshold,
+            cfg.score.rate_limit_threshold,
+        )
+        != "allow"
+    )
+    ref_share = reference_scores.agg(F.avg(flagged.cast("double"))).first()[0] or 0.0
+    cur_share = today.agg(F.avg((F.col("decision") != "allow").cast("double"))).first()[0] or 0.0
+    ratio, ratio_status = flagged_rate_status(cur_share, ref_share, mcfg.flagged_rate_band)
+    values = drift(reference, current, model.feature_columns)
+    values |= drift(reference_scores, today, ["score"])
+    return (
+        drift_rows(values, mcfg),
+        ratio,
+        reference_date,
+        ratio_status,
+    )
+
+
+def monitoring_rows(as_of: dt.date, version: str, found: Findings, cfg: Config) -> list[tuple]:
+    """The `monitoring` rows of one date: drift per feature and score, shadow metrics."""
+    mcfg = cfg.monitoring
+    ref = found.reference_date
+    rows = []
+    for r in found.psi_rows:
+        rows.append(
+            (as_of, "drift", f"psi:{r.name}", r.psi, mcfg.psi_alert, r.status, None, version, ref)
+        )
+        rows.append(
+            (
+                as_of,
+                "drift",
+                f"tail_ratio:{r.name}",
+                r.tail_ratio,
+                mcfg.tail_ratio_alert,
+                r.status,
+                f"share above the training p99.9: {r.tail_share:.5f}",
+                version,
+                ref,
+            )
+        )
+    band = f"band {mcfg.flagged_rate_band}"
+    rows.append(
+        (
+            as_of,
+            "drift",
+            "flagged_rate_ratio",
+            found.flag_ratio,
+            None,
+            found.ratio_status,
+            band,
+            version,
+            ref,
+        )
+    )
+    rows += [
+        (as_of, "shadow", name, float(value), None, "ok", None, version, ref)
+        for name, value in sorted(found.metrics.items())
+    ]
+    verdict = "promote" if found.promote else "stay_shadow"
+    rows.append(
+        (as_of, "shadow", "promotion", float(found.promote), None, verdict, found.why, version, ref)
+    )
+    return rows
+
+
+def _artifact_json(run_id: str, path: str) -> object | None:
+    import mlflow
+
+    try:
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path)
+    except Exception as exc:  # an old or foreign model version: the section says so
+        log.warning("report: cannot read %s of run %s: %s", path, run_id, exc)
+        return None
+    return json.loads(Path(local).read_text())
+
+
+def _quality_section(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
+    ref = table_ref(cfg.storage, "quality", "quality_results")
+    if not table_exists(spark, ref):
+        return "<p>No quality results: the gate has not run.</p>"
+    results = read_table(spark, ref).where(F.col("as_of_date") == F.lit(as_of))
+    summary = (
+        results.groupBy("stage", "severity")
+        .agg(F.count("*").alias("checks"), F.sum((~F.col("success")).cast("int")).alias("failed"))
+        .orderBy("stage", "severity")
+        .collect()
+    )
+    failed = (
+        results.where(~F.col("success"))
+        .select("stage", "table_name", "column_name", "expectation", "severity", "observed")
+        .orderBy("stage", "table_name")
+        .limit(20)
+        .collect()
+    )
+    out = H.table(
+        ["stage", "severity", "checks", "failed"],
+        [(r["stage"], r["severity"], r["checks"], r["failed"]) for r in summary],
+    )
+    if failed:
+        out += "<h3>Failed checks</h3>" + H.table(
+            ["stage", "table", "column", "expectation", "severity", "observed"],
+            [tuple(r) for r in failed],
+        )
+    return out
+
+
+def _histogram(today: DataFrame) -> dict[str, list[int]]:
+    index = F.least(F.floor(F.col("score") * HIST_BINS).cast("int"), F.lit(HIST_BINS - 1))
+    counts = {d: [0] * HIST_BINS for d in DECISIONS}
+    for r in today.groupBy("decision", index.alias("bin")).count().collect():
+        counts[r["decision"]][r["bin"]] = r["count"]
+    return {d: v for d, v in counts.items() if any(v)}
+
+
+def _write_html(
+    spark: SparkSession,
+    cfg: Config,
+    as_of: dt.date,
+    model: registry.ServedModel,
+    today: DataFrame,
+    found: Findings,
+) -> Path:
+    mcfg = cfg.monitoring
+    metrics, psi_rows, flag_ratio = found.metrics, found.psi_rows, found.flag_ratio
+    thresholds = {"block": model.block_threshold, "review": model.review_threshold}
+    curve = _artifact_json(model.run_id, "evaluation/test_pr_curve.json") or []
+    importances = _artifact_json(model.run_id, "evaluation/feature_importances.json") or []
+    shadow_rows = []
+    for key in (
+        "tweets",
+        "spam_tweets",
+        "active_accounts",
+        "spam_fraction",
+        "spam_per_1k_tweets",
+        "spam_per_active_account",
+    ):
+        before, after = metrics[f"observed_{key}"], metrics[f"if_blocked_{key}"]
+        shadow_rows.append((key, before, after, after - before))
+    verdict = "promote to action mode" if found.promote else "stay in shadow mode"
+    shadow_html = (
+        f"<p>Shadow period: {cfg.report.period_days} days to {as_of}; spam accounts from "
+        f"{found.spam_source}; flagged = first score with decision in {cfg.report.decisions}.</p>"
+        + H.table(
+            ["metric", "observed", "if flagged accounts were blocked", "difference"], shadow_rows
+        )
+        + H.table(
+            [
+                "flagged accounts",
+                "estimated false-block rate",
+                "reviews saved",
+                "ops minutes saved",
+            ],
+            [
+                (
+                    metrics["flagged_accounts"],
+                    metrics.get("false_block_rate"),
+                    metrics["reviews_saved"],
+                    metrics["ops_minutes_saved"],
+                )
+            ],
+        )
+        + (
+            f"<p>Rate limit: {metrics['tweets_per_hour_cap']:.0f} tweets/hour; allowed accounts "
+            f"that peaked above it: {metrics.get('allowed_over_cap_share', 0):.4%}.</p>"
+            if "tweets_per_hour_cap" in metrics
+            else ""
+        )
+        + f"<p><b>Recommendation: {verdict}</b> ({H.html.escape(found.why)}).</p>"
+    )
+    shown = psi_rows[:30]  # alerts first
+    drift_html = (
+        f"<p>PSI against the model's training date ({model.tags.get(registry.TAG_AS_OF)}); warn > "
+        f"{mcfg.psi_warn}, alert > {mcfg.psi_alert} or tail ratio > {mcfg.tail_ratio_alert}. "
+        "Flagged share ratio: "
+        f"{'n/a' if flag_ratio is None else f'{flag_ratio:.3g}'} "
+        f"(band {mcfg.flagged_rate_band}).</p>"
+        + H.table(
+            ["feature", "PSI", "tail ratio", "share above training p99.9", "status"],
+            [(r.name, r.psi, r.tail_ratio, r.tail_share, r.status) for r in shown],
+            [r.status for r in shown],
+        )
+        if psi_rows
+        else "<p>No drift reference: the training date's features are not available.</p>"
+    )
+    cadence_html = (
+        f"<p>A labelled bot sends half of its window's tweets in a median of "
+        f"{'n/a' if found.half_volume_hours is None else f'{found.half_volume_hours:.1f}'} "
+        f"hours. <b>Recommended time between scoring runs: {found.cadence_hours} hours.</b></p>"
+    )
+    decisions = {r["decision"]: r["count"] for r in today.groupBy("decision").count().collect()}
+    sections = {
+        "quality": ("Data quality", _quality_section(spark, cfg, as_of)),
+        "pr-curve": (
+            f"PR curve (test split of model v{model.version})",
+            H.pr_curve_figure(curve, thresholds)
+            + H.table(["threshold", "value"], [(k, v) for k, v in thresholds.items()]),
+        ),
+        "score-histogram": (
+            "Scores by decision",
+            H.histogram_figure(_histogram(today), HIST_BINS)
+            + H.table(["decision", "accounts"], sorted(decisions.items())),
+        ),
+        "feature-importance": ("Feature importances", H.importance_figure(importances)),
+        "review-queue": ("Review queue (top clusters)", _queue_section(spark, cfg, as_of)),
+        "shadow": ("Shadow metrics, both ways", shadow_html),
+        "drift": ("Drift", drift_html),
+        "cadence": ("Recommended cadence", cadence_html),
+    }
+    title = f"botdetect run report {as_of} ({model.name} v{model.version}, {cfg.score.mode} mode)"
+    folder = Path(cfg.storage.reports_root) / "run"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"run_report_{as_of.isoformat()}.html"
+    path.write_text(H.render(title, sections))
+    return path

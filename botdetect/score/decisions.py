@@ -1,0 +1,152 @@
+"""From a score to what happens to the account: decision, rate limit and reasons.
+
+- `block` at or above the model's block threshold, `review` in the band below it down to
+  the review threshold, `rate_limit` from the configured rate-limit threshold up to the
+  review band, `allow` below. A model without a block (or review) threshold never blocks
+  (or reviews): thresholds that did not reach their precision target are not used.
+- `max_tweets_per_hour`: null (no limit) when allowed, 0 when blocked, else the cap.
+  The cap comes from data: the `rate_percentile` of the peak hourly tweet rate of
+  allowed accounts in the window, so an allowed account would almost never reach it.
+- Reasons: the most telling features of a flagged account, written for a reviewer as
+  value and population percentile; the model's most important features are candidates,
+  ranked by importance x how far the value sits from the median.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from botdetect.quantiles import count_below, quantile_cuts
+
+DECISIONS = ("block", "review", "rate_limit", "allow")
+PERCENTILES = [i / 100 for i in range(1, 100)]
+REASON_MIN_DISTANCE = 40  # percentile points from the median: outside p10..p90
+
+
+def decide(
+    score: Column, block: float | None, review: float | None, rate_limit: float | None
+) -> Column:
+    """The decision for a score; a None threshold disables its band."""
+    decision = F.lit("allow")
+    # Applied from the loosest band to the strictest, so the strictest one wins.
+    for name, threshold in (("rate_limit", rate_limit), ("review", review), ("block", block)):
+        if threshold is not None:
+            decision = F.when(score >= F.lit(threshold), F.lit(name)).otherwise(decision)
+    return decision
+
+
+def hourly_peaks(daily_df: DataFrame, as_of: dt.date, window_days: int) -> DataFrame:
+    """(account_id, peak_tweets_per_hour): most tweets in one clock hour in the window."""
+    first = as_of - dt.timedelta(days=window_days - 1)
+    return (
+        daily_df.where(F.col("event_date").between(F.lit(first), F.lit(as_of)))
+        .groupBy("account_id")
+        .agg(F.max(F.array_max("hour_counts")).alias("peak_tweets_per_hour"))
+    )
+
+
+def rate_cap(peaks_df: DataFrame, percentile: float, floor: int) -> int:
+    """The hourly cap: the percentile of allowed accounts' peaks (accounts with none
+    count as 0), rounded up, and never below `floor`. One number reaches the driver."""
+    value = peaks_df.agg(
+        F.percentile_approx(
+            F.coalesce(F.col("peak_tweets_per_hour"), F.lit(0)), percentile, 10_000
+        ).alias("p")
+    ).first()["p"]
+    return max(floor, math.ceil(value or 0))
+
+
+def max_tweets_per_hour(decision: Column, cap: int) -> Column:
+    return (
+        F.when(decision == "block", F.lit(0))
+        .when(decision.isin("review", "rate_limit"), F.lit(cap))
+        .otherwise(F.lit(None).cast("int"))
+    )
+
+
+def population_cuts(features_df: DataFrame, columns: Sequence[str]) -> dict[str, list[float]]:
+    """Percentile cut points (1..99) of each column over all accounts, in one pass."""
+    return quantile_cuts(features_df, columns, PERCENTILES)
+
+
+def percentile_of(value: Column, points: Sequence[float]) -> Column:
+    """The population percentile of `value` from 99 cut points (mid-rank, so a value that
+    everyone shares sits at the middle, not at p0)."""
+    below = count_below(value, points)
+    at_or_below = count_below(value, points, inclusive=True)
+    return (below + at_or_below) / 2 * (100 / (len(points) + 1))
+
+
+def _readable(value: Column) -> Column:
+    """Whole numbers without decimals, others to three places."""
+    return F.when(value == F.floor(value), value.cast("long").cast("string")).otherwise(
+        F.round(value, 3).cast("string")
+    )
+
+
+def reasons(
+    importances: Sequence[tuple[str, float]], cuts: dict[str, list[float]], top: int
+) -> Column:
+    """Up to `top` strings like `self_dup_ratio_28d=0.94 (p99)`, most telling first.
+
+    A feature is a candidate only when the account's value lies outside the population's
+    central 80% (below p10 or above p90); candidates rank by importance x distance from
+    the median.
+    """
+    candidates = []
+    for name, importance in importances:
+        points = cuts.get(name)
+        if not points:
+            continue
+        value = F.col(name).cast("double")
+        pct = F.when(value.isNull(), F.lit(50.0)).otherwise(percentile_of(value, points))
+        distance = F.abs(pct - 50)
+        weight = F.when(distance >= REASON_MIN_DISTANCE, F.lit(importance) * distance / 50)
+        text = F.concat(
+            F.lit(f"{name}="), _readable(value), F.lit(" (p"), F.round(pct).cast("int"), F.lit(")")
+        )
+        candidates.append(
+            F.struct(F.coalesce(weight, F.lit(0.0)).alias("weight"), text.alias("text"))
+        )
+    if not candidates:
+        return F.array().cast("array<string>")
+    ranked = F.sort_array(F.array(*candidates), asc=False)
+    kept = F.filter(F.slice(ranked, 1, top), lambda s: s["weight"] > 0)
+    return F.transform(kept, lambda s: s["text"])
+
+
+def review_queue(scored_df: DataFrame) -> DataFrame:
+    """Flagged, not blocked accounts grouped by botnet cluster, for ops to act on at once.
+
+    `scored_df` has account_id, as_of_date, cluster_id, score, decision, reasons and the
+    reach columns `followers` and `distinct_recipients_7d`. An account's expected value is
+    score x reach, reach = 1 + followers + distinct recipients in 7 days (who its tweets
+    get to). A cluster's priority is the sum over its queued accounts; readers order by
+    it (no global sort here: the queue is written partitioned by date).
+    """
+    reach = (
+        1
+        + F.coalesce(F.col("followers"), F.lit(0))
+        + F.coalesce(F.col("distinct_recipients_7d"), F.lit(0))
+    )
+    queued = scored_df.where(F.col("decision").isin("review", "rate_limit")).withColumn(
+        "expected_value", F.col("score") * reach
+    )
+    member = F.struct(
+        F.col("expected_value").alias("expected_value"),
+        F.col("account_id").alias("account_id"),
+        F.col("score").alias("score"),
+        F.col("decision").alias("decision"),
+        F.col("reasons").alias("reasons"),
+    )
+    return queued.groupBy("as_of_date", "cluster_id").agg(
+        F.sum("expected_value").alias("priority"),
+        F.count("*").cast("int").alias("accounts"),
+        F.max("score").alias("max_score"),
+        F.sort_array(F.collect_list(member), asc=False).alias("members"),
+    )

@@ -1,0 +1,162 @@
+"""The whole pipeline on a tiny world, through the CLI, as `make demo` runs it.
+
+The world (`e2e_world` in conftest.py): generate, a first pipeline run three days back
+(trains the champion), then today's run (incremental features, score, shadow report).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import subprocess
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from botdetect.cli import main
+from botdetect.io.tables import read_table, table_ref
+from botdetect.report.html import SECTIONS
+from botdetect.train import registry
+from tests.conftest import E2E_DATE, E2E_FIRST
+
+pytestmark = pytest.mark.slow
+
+D = E2E_DATE
+FIRST = E2E_FIRST
+
+
+def test_every_stage_ran_and_the_summary_says_so(e2e_world):
+    assert "labels 2026-11-25:" in e2e_world.first_out
+    assert re.search(r"model botdetect_spam_rf v1 .*trained on 2026-11-25", e2e_world.first_out)
+    assert "champion: moved to this version (no champion yet)" in e2e_world.first_out
+    assert "labels, train: skipped (champion v1 is 3 days old)" in e2e_world.second_out
+    assert "scores 2026-11-28: 3,000 accounts" in e2e_world.second_out
+    assert "report 2026-11-28:" in e2e_world.second_out
+    assert "recommended cadence: every" in e2e_world.second_out
+
+
+def test_model_is_registered_with_both_aliases_and_what_scoring_needs(e2e_world):
+    registry.setup_mlflow(e2e_world.cfg)
+    champion = registry.find_model(e2e_world.cfg, registry.CHAMPION)
+    challenger = registry.find_model(e2e_world.cfg, registry.CHALLENGER)
+    assert champion.version == challenger.version == "1"
+    assert champion.tags[registry.TAG_AS_OF] == FIRST.isoformat()
+    assert len(champion.feature_columns) == 85
+    assert champion.block_threshold is None or 0 < champion.block_threshold <= 1
+    assert champion.review_threshold is not None
+
+
+def test_scores_have_one_row_per_account_and_a_rerun_replaces_the_date(spark, e2e_world):
+    ref = table_ref(e2e_world.cfg.storage, "scores", "scores")
+    before = read_table(spark, ref).where(F.col("as_of_date") == F.lit(D))
+    assert before.count() == before.select("account_id").distinct().count() == 3000
+    assert {r["decision"] for r in before.select("decision").distinct().collect()} <= {
+        "block",
+        "review",
+        "rate_limit",
+        "allow",
+    }
+    assert {r["mode"] for r in before.select("mode").distinct().collect()} == {"shadow"}
+    snapshot = before.orderBy("account_id").collect()
+    assert main(["score", "--as-of-date", D.isoformat(), *e2e_world.args]) == 0
+    after = read_table(spark, ref).where(F.col("as_of_date") == F.lit(D))
+    assert_df_equality(
+        spark.createDataFrame(snapshot, after.schema),
+        after.orderBy("account_id"),
+        ignore_row_order=True,
+    )
+    from delta.tables import DeltaTable
+
+    last = DeltaTable.forPath(spark, ref.path).history(1).first()
+    assert last["operation"] == "WRITE"
+    assert last["operationParameters"]["mode"] == "Overwrite"
+    assert "2026-11-28" in last["operationParameters"]["predicate"]
+    # The other date's rows are untouched.
+    assert read_table(spark, ref).where(F.col("as_of_date") == F.lit(FIRST)).count() == 3000
+
+
+def test_report_writes_monitoring_rows_and_a_complete_run_report(spark, e2e_world):
+    rows = read_table(spark, table_ref(e2e_world.cfg.storage, "monitoring", "monitoring")).where(
+        F.col("as_of_date") == F.lit(D)
+    )
+    names = {r["name"] for r in rows.select("name").collect()}
+    assert {"psi:score", "flagged_rate_ratio", "promotion", "observed_spam_fraction"} <= names
+    assert "if_blocked_spam_fraction" in names
+    # The late campaign starts after the training date: some feature must raise an alert.
+    assert rows.where((F.col("kind") == "drift") & (F.col("status") == "alert")).count() > 0
+    html = (
+        e2e_world.cfg.storage.reports_root and f"{e2e_world.cfg.storage.reports_root}/run"
+    ) + f"/run_report_{D.isoformat()}.html"
+    with open(html) as fh:
+        text = fh.read()
+    for section in SECTIONS:
+        assert f'id="{section}"' in text
+
+
+def test_run_report_renders_in_headless_chromium(e2e_world):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "chromium is missing: `make setup` installs it"
+    path = f"{e2e_world.cfg.storage.reports_root}/run/run_report_{D.isoformat()}.html"
+    done = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", f"file://{path}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = done.stdout
+    for section in SECTIONS:
+        assert f'id="{section}"' in dom, section
+    assert dom.count("<img") >= 3  # PR curve, score histogram, importances
+    assert "Recommended time between scoring runs" in dom
+
+
+def test_a_worse_model_does_not_replace_the_champion(e2e_world, capsys):
+    code = main(
+        [
+            "train",
+            "--as-of-date",
+            FIRST.isoformat(),
+            *e2e_world.args,
+            "--set",
+            "train.forest.num_trees=[1]",
+            "--set",
+            "train.forest.max_depth=[1]",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "model botdetect_spam_rf v2" in out
+    assert "champion: kept" in out
+    registry.setup_mlflow(e2e_world.cfg)
+    assert registry.find_model(e2e_world.cfg, registry.CHAMPION).version == "1"
+    assert registry.find_model(e2e_world.cfg, registry.CHALLENGER).version == "2"
+
+
+def test_scoring_without_the_alias_fails_and_writes_nothing(spark, e2e_world, capsys):
+    code = main(
+        ["score", "--as-of-date", "2026-11-27", *e2e_world.args, "--set", "score.alias=gone"]
+    )
+    assert code == 1
+    assert "has no alias 'gone'" in capsys.readouterr().err
+    scores = read_table(spark, table_ref(e2e_world.cfg.storage, "scores", "scores"))
+    assert scores.where(F.col("as_of_date") == F.lit(dt.date(2026, 11, 27))).count() == 0
+
+
+def test_every_run_is_audited_with_versions_code_and_conf(spark, e2e_world):
+    runs = read_table(spark, table_ref(e2e_world.cfg.storage, "audit", "runs"))
+    ok = runs.where(F.col("status") == "success")
+    stages = {r["stage"] for r in ok.select("stage").distinct().collect()}
+    assert {"generate", "ingest", "validate", "features", "labels", "train", "score"} <= stages
+    assert "report" in stages
+    score = ok.where((F.col("stage") == "score") & (F.col("as_of_date") == F.lit(D))).first()
+    assert score["model_version"] == "1"
+    assert "features.account_features" in score["input_versions"]
+    assert "scores.scores" in score["output_versions"]
+    assert score["code_version"].startswith(("git:", "botdetect=="))
+    assert score["conf_fingerprint"] == e2e_world.cfg.fingerprint()
+    failed = runs.where(F.col("status") == "failed").collect()
+    assert any("alias 'gone'" in (r["error"] or "") for r in failed)

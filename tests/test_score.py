@@ -1,0 +1,155 @@
+"""Decisions, rate caps, reason codes and the feature-schema check of scoring."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from botdetect.score.decisions import (
+    decide,
+    hourly_peaks,
+    max_tweets_per_hour,
+    percentile_of,
+    population_cuts,
+    rate_cap,
+    reasons,
+    review_queue,
+)
+from botdetect.score.stage import FeatureSchemaError, check_features
+from botdetect.train.registry import ServedModel
+
+D = dt.date(2026, 11, 28)
+
+
+def test_decisions_on_hand_made_scores(spark):
+    df = spark.createDataFrame(
+        [(1, 0.99), (2, 0.95), (3, 0.7), (4, 0.5), (5, 0.3), (6, 0.1), (7, None)],
+        "account_id long, score double",
+    )
+    got = df.select(
+        "account_id",
+        decide(F.col("score"), 0.95, 0.5, 0.3).alias("decision"),
+        max_tweets_per_hour(decide(F.col("score"), 0.95, 0.5, 0.3), 12).alias("cap"),
+    )
+    expected = spark.createDataFrame(
+        [
+            (1, "block", 0),
+            (2, "block", 0),  # exactly at the threshold: blocked
+            (3, "review", 12),
+            (4, "review", 12),
+            (5, "rate_limit", 12),
+            (6, "allow", None),
+            (7, "allow", None),  # no score: never acted on
+        ],
+        "account_id long, decision string, cap int",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_missing_thresholds_disable_their_band(spark):
+    df = spark.createDataFrame([(1, 0.99), (2, 0.6)], "account_id long, score double")
+    got = {
+        r["account_id"]: r["d"]
+        for r in df.select(
+            "account_id", decide(F.col("score"), None, 0.5, 0.3).alias("d")
+        ).collect()
+    }
+    assert got == {1: "review", 2: "review"}  # no block threshold: nobody is banned
+    none = df.select(decide(F.col("score"), None, None, None).alias("d")).collect()
+    assert {r["d"] for r in none} == {"allow"}
+
+
+def test_hourly_peaks_take_the_busiest_clock_hour_in_the_window(spark):
+    hours = [0] * 24
+    busy = list(hours)
+    busy[3] = 40
+    daily = spark.createDataFrame(
+        [
+            (1, D, [1] * 24),
+            (1, D - dt.timedelta(days=2), busy),
+            (1, D - dt.timedelta(days=9), [99] * 24),  # outside a 7-day window
+            (2, D - dt.timedelta(days=8), [5] * 24),
+        ],
+        "account_id long, event_date date, hour_counts array<int>",
+    )
+    got = hourly_peaks(daily, D, 7)
+    expected = spark.createDataFrame([(1, 40)], "account_id long, peak_tweets_per_hour int")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_rate_cap_sits_at_the_percentile_of_allowed_peaks_with_a_floor(spark):
+    peaks = spark.createDataFrame(
+        [(i, i % 10) for i in range(1000)] + [(5000, None)],
+        "account_id long, peak_tweets_per_hour int",
+    )
+    assert rate_cap(peaks, 1.0, 1) == 9
+    assert rate_cap(peaks, 0.5, 1) == 4
+    assert rate_cap(peaks, 0.5, 6) == 6  # the floor wins
+    empty = spark.createDataFrame([], "account_id long, peak_tweets_per_hour int")
+    assert rate_cap(empty, 0.999, 5) == 5
+
+
+def test_reason_codes_rank_extreme_values_of_important_features(spark):
+    population = spark.createDataFrame(
+        [(i, float(i), float(i % 2), 7.0) for i in range(100)],
+        "account_id long, tweets_1d double, url_share_1d double, const double",
+    )
+    importances = [("tweets_1d", 0.5), ("url_share_1d", 0.3), ("const", 0.2), ("gone", 0.9)]
+    cuts = population_cuts(population, ["tweets_1d", "url_share_1d", "const"])
+    flagged = spark.createDataFrame(
+        [(1, 99.0, 1.0, 7.0), (2, 50.0, None, 7.0)],
+        "account_id long, tweets_1d double, url_share_1d double, const double",
+    )
+    got = {
+        r["account_id"]: r["why"]
+        for r in flagged.select("account_id", reasons(importances, cuts, 2).alias("why")).collect()
+    }
+    # Account 1: 99 tweets is above every cut (p99). A url_share of 1 is shared by half the
+    # accounts (p75) and the constant by all (p50): neither is telling.
+    assert got[1] == ["tweets_1d=99 (p99)"]
+    assert got[2] == []  # at the median everywhere
+    pct = population.select(
+        percentile_of(F.lit(1000.0), cuts["tweets_1d"]).alias("top"),
+        percentile_of(F.lit(-1.0), cuts["tweets_1d"]).alias("bottom"),
+        percentile_of(F.lit(7.0), cuts["const"]).alias("shared"),
+    ).first()
+    assert (pct["top"], pct["bottom"], pct["shared"]) == (99.0, 0.0, 49.5)
+
+
+def _model(columns: str) -> ServedModel:
+    return ServedModel("m", "3", "models:/m/3", "run", {"feature_columns": columns})
+
+
+def test_scoring_refuses_a_table_without_the_model_columns(spark):
+    df = spark.createDataFrame([(1, 2.0, "x")], "account_id long, tweets_1d double, note string")
+    check_features(df, _model("tweets_1d"), "features.account_features")
+    with pytest.raises(FeatureSchemaError, match=r"lacks 1 column.*v3 was trained on: logins_1d"):
+        check_features(df, _model("tweets_1d,logins_1d"), "features.account_features")
+    with pytest.raises(FeatureSchemaError, match="note are not numeric"):
+        check_features(df, _model("tweets_1d,note"), "features.account_features")
+    with pytest.raises(FeatureSchemaError, match="no feature_columns tag"):
+        check_features(df, _model(""), "features.account_features")
+
+
+def test_review_queue_groups_flagged_accounts_by_cluster_and_ranks_by_expected_value(spark):
+    scored = spark.createDataFrame(
+        [
+            (1, D, 100, 0.9, "review", ["a"], 9, 0),  # value 0.9 x 10
+            (2, D, 100, 0.6, "rate_limit", ["b"], None, 4),  # 0.6 x 5
+            (3, D, 100, 0.99, "block", ["c"], 1000, 0),  # blocked: not queued
+            (4, D, 200, 0.7, "review", [], 0, 0),  # 0.7 x 1
+            (5, D, 300, 0.1, "allow", [], 50, 50),
+        ],
+        "account_id long, as_of_date date, cluster_id long, score double, decision string,"
+        " reasons array<string>, followers long, distinct_recipients_7d long",
+    )
+    got = {r["cluster_id"]: r for r in review_queue(scored).collect()}
+    assert set(got) == {100, 200}
+    assert got[100]["accounts"] == 2
+    assert got[100]["priority"] == pytest.approx(9.0 + 3.0)
+    assert [m["account_id"] for m in got[100]["members"]] == [1, 2]  # highest value first
+    assert got[200]["priority"] == pytest.approx(0.7)
+    assert got[100]["max_score"] == 0.9
