@@ -76,10 +76,16 @@ else:
 # COMMAND ----------
 # MAGIC %md
 # MAGIC ## Labels by source
+# MAGIC Labels wait `labels.horizon_days` for ops actions, so not every date has them: this
+# MAGIC shows the latest labelled date on or before the as-of date.
 
 # COMMAND ----------
-labels_ref = table_ref(cfg.storage, "labels", "labels")
-labels = read_table(spark, labels_ref).where(F.col("as_of_date") == F.lit(as_of))
+all_labels = read_table(spark, table_ref(cfg.storage, "labels", "labels"))
+labels_date = (
+    all_labels.where(F.col("as_of_date") <= F.lit(as_of)).agg(F.max("as_of_date")).first()[0]
+)
+print(f"labels as of {labels_date}")
+labels = all_labels.where(F.col("as_of_date") == F.lit(labels_date))
 (
     labels.groupBy("label_source", "label")
     .agg(F.count("*").alias("accounts"), F.round(F.sum("weight"), 1).alias("weight"))
@@ -94,10 +100,9 @@ for row in labels.groupBy("label_source").count().orderBy("label_source").collec
 # MAGIC ## Key features by bot kind and by label
 
 # COMMAND ----------
-features = (
-    read_table(spark, table_ref(cfg.storage, FEATURES_LAYER, "account_features"))
-    .where(F.col("as_of_date") == F.lit(as_of))
-    .select("account_id", *KEY_FEATURES)
+account_features = read_table(spark, table_ref(cfg.storage, FEATURES_LAYER, "account_features"))
+features = account_features.where(F.col("as_of_date") == F.lit(as_of)).select(
+    "account_id", *KEY_FEATURES
 )
 means = [F.round(F.avg(c), 3).alias(c) for c in KEY_FEATURES]
 print(f"account_features on {as_of}: {features.count()} accounts")
@@ -113,8 +118,11 @@ if truth is not None:
     )
 
 # COMMAND ----------
+# By label: the features of the labelled date, which are what the model trains on.
 (
-    features.join(labels.select("account_id", "label", "label_source"), "account_id", "left")
+    account_features.where(F.col("as_of_date") == F.lit(labels_date))
+    .select("account_id", *KEY_FEATURES)
+    .join(labels.select("account_id", "label", "label_source"), "account_id", "left")
     .groupBy("label", F.coalesce("label_source", F.lit("unlabelled")).alias("label_source"))
     .agg(F.count("*").alias("accounts"), *means)
     .orderBy("label", "label_source")

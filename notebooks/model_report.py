@@ -90,6 +90,7 @@ for name in sorted(k for k in metrics if k.startswith("truth_")):
 importances = json.loads(
     mlflow.artifacts.load_text(f"runs:/{champion.run_id}/evaluation/feature_importances.json")
 )
+print(f"top {min(15, len(importances))} of {len(importances)} feature importances")
 for feature, importance in importances[:15]:
     print(f"{feature:<30} {importance:.4f}")
 
