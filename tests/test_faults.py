@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from botdetect.cli import main
 from botdetect.io.tables import read_table, table_ref, table_version
-from tests.conftest import E2E_DATE, E2E_FIRST
+from tests.conftest import E2E_ACCOUNTS, E2E_DATE, E2E_FIRST
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +105,8 @@ def test_score_runs_for_two_dates_at_once_both_land(spark, e2e_world):
         assert [r.result() for r in runs] == [0, 0]
     for day in days:
         rows = _score_rows(spark, e2e_world.cfg, day)
-        assert rows.count() == rows.select("account_id").distinct().count() == 3000
+        assert rows.count() == rows.select("account_id").distinct().count() > 0
+    assert _score_rows(spark, e2e_world.cfg, E2E_DATE).count() == E2E_ACCOUNTS
 
 
 def test_score_runs_for_the_same_date_at_once_leave_one_copy(spark, e2e_world):
@@ -116,4 +117,4 @@ def test_score_runs_for_the_same_date_at_once_leave_one_copy(spark, e2e_world):
     # one that gave up would fail with exit 1, never append a second copy.
     assert set(codes) <= {0, 1} and 0 in codes
     rows = _score_rows(spark, e2e_world.cfg, E2E_DATE)
-    assert rows.count() == rows.select("account_id").distinct().count() == 3000
+    assert rows.count() == rows.select("account_id").distinct().count() == E2E_ACCOUNTS

@@ -416,7 +416,8 @@ def _log_model(
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
-    sample = features_df.select(*columns).limit(5).toPandas()
+    # Doubles: integer columns in a signature cannot carry missing values.
+    sample = features_df.select(*[F.col(c).cast("double") for c in columns]).limit(5).toPandas()
     signature = infer_signature(sample, sample.iloc[:, :0].assign(prediction=0.0)["prediction"])
     info = mlflow.spark.log_model(
         best.model,
