@@ -21,6 +21,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("botdetect")
 
+TIMINGS: list[tuple[str, float]] = []  # (stage, seconds) of this process, for summaries
+SUMMARY_TABLES = (
+    ("features", "account_features"),
+    ("labels", "labels"),
+    ("scores", "scores"),
+    ("scores", "review_queue"),
+    ("monitoring", "monitoring"),
+)
+
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 
@@ -171,7 +180,9 @@ def _timed(name: str, cfg: Config, fn: Callable[[], object]) -> object:
         model_name=getattr(result, "model_name", None),
         model_version=getattr(result, "model_version", None),
     )
-    log.info("%s: done in %.1fs", name, time.monotonic() - start)
+    seconds = time.monotonic() - start
+    TIMINGS.append((name, seconds))
+    log.info("%s: done in %.1fs", name, seconds)
     return result
 
 
@@ -388,6 +399,7 @@ def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
     from botdetect.train.stage import run_train
 
     spark = _spark(cfg)
+    TIMINGS.clear()
     print(f"botdetect pipeline for {cfg.run_date()} (env {cfg.env}, conf {cfg.fingerprint()})")
     generated = not args.no_generate
     if generated:
@@ -410,9 +422,35 @@ def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
     else:
         print(f"labels, train: skipped ({why})")
     _print_score(_timed("score", cfg, lambda: run_score(spark, cfg)))
-    _print_report(_timed("report", cfg, lambda: run_report(spark, cfg)))
-    print(f"tables under {cfg.storage.catalog or cfg.storage.root}")
+    report = _timed("report", cfg, lambda: run_report(spark, cfg))
+    _print_report(report)
+    _print_summary(spark, cfg, report.report_path)
     return 0
+
+
+def _print_summary(spark: SparkSession, cfg: Config, report_path: str) -> None:
+    """Stage timings, the date's rows in each output table, and where to look next."""
+    from pyspark.sql import functions as F
+
+    from botdetect.io.tables import read_table, table_exists, table_ref
+    from botdetect.train.registry import tracking_uri
+
+    as_of = cfg.run_date()
+    print(f"\nsummary for {as_of}")
+    for name, seconds in TIMINGS:
+        print(f"  {name:<20} {seconds:>8.1f} s")
+    print(f"  {'total':<20} {sum(s for _, s in TIMINGS):>8.1f} s")
+    for layer, name in SUMMARY_TABLES:
+        ref = table_ref(cfg.storage, layer, name)
+        rows = (
+            f"{read_table(spark, ref).where(F.col('as_of_date') == F.lit(as_of)).count():,}"
+            if table_exists(spark, ref)
+            else "not written"
+        )
+        print(f"  {ref.label:<28} {rows:>10} rows for {as_of}")
+    print(f"  tables under {cfg.storage.catalog or cfg.storage.root}")
+    print(f"  run report: {report_path}")
+    print(f"  MLflow: {tracking_uri(cfg)}")
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
@@ -432,7 +470,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from botdetect.features.cluster import ClusterConvergenceError
     from botdetect.ingest import RejectLimitError, SchemaMismatchError
     from botdetect.io.landing import SourceNotFoundError
-    from botdetect.io.tables import TableNotFoundError
+    from botdetect.io.tables import TableNotFoundError, TableReadError
     from botdetect.privacy import MissingKeyError
     from botdetect.quality.stage import QualityGateError
     from botdetect.report.stage import DriftAlertError
@@ -446,6 +484,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
         SchemaMismatchError,
         SourceNotFoundError,
         TableNotFoundError,
+        TableReadError,
         SessionError,
         MissingKeyError,
         ClusterConvergenceError,
@@ -475,6 +514,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.stage](args, cfg)
     except _expected_errors() as exc:
         print(f"botdetect {args.stage}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        from botdetect.io.tables import describe_damaged_log
+
+        message = describe_damaged_log(exc)
+        if message is None:
+            raise
+        print(f"botdetect {args.stage}: error: {message}", file=sys.stderr)
         return EXIT_FAILED
 
 

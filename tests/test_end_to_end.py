@@ -35,6 +35,9 @@ def test_every_stage_ran_and_the_summary_says_so(e2e_world):
     assert "scores 2026-11-28: 2,000 accounts" in e2e_world.second_out
     assert "report 2026-11-28:" in e2e_world.second_out
     assert "recommended cadence: every" in e2e_world.second_out
+    assert "summary for 2026-11-28" in e2e_world.second_out
+    assert re.search(r"scores\.scores\s+2,000 rows for 2026-11-28", e2e_world.second_out)
+    assert re.search(r"run report: .*run_report_2026-11-28\.html", e2e_world.second_out)
 
 
 def test_model_is_registered_with_both_aliases_and_what_scoring_needs(e2e_world):

@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 
 class TableNotFoundError(RuntimeError):
     """A table a stage needs has not been written yet."""
+
+
+class TableReadError(RuntimeError):
+    """A table exists but cannot be read (a damaged Delta log, unreadable files)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,9 +71,20 @@ def read_table(spark: SparkSession, ref: TableRef) -> DataFrame:
             f"table {ref.label} does not exist at {ref.full_name or ref.path}; "
             "run the stage that writes it first"
         )
-    if ref.full_name:
-        return spark.read.table(ref.full_name)
-    return spark.read.format("delta").load(ref.path)
+    try:
+        if ref.full_name:
+            df = spark.read.table(ref.full_name)
+        else:
+            df = spark.read.format("delta").load(ref.path)
+        df.schema  # noqa: B018 -- resolves the Delta log now, not in a later action
+    except Exception as exc:  # Spark raises several unrelated classes for a broken log
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TableReadError(
+            f"table {ref.label} at {ref.full_name or ref.path} cannot be read "
+            f"({type(exc).__name__}: {first[:300]}); restore it from its Delta history "
+            "(RESTORE TABLE ... TO VERSION AS OF n) or rewrite it with its stage"
+        ) from exc
+    return df
 
 
 WRITE_ATTEMPTS = 5
@@ -111,6 +127,24 @@ def with_retries(action: Callable[[], None], what: str, attempts: int = WRITE_AT
                 pause,
             )
             time.sleep(pause)
+
+
+def describe_damaged_log(exc: BaseException) -> str | None:
+    """A clear message when a Spark failure comes from a damaged Delta log, else None.
+
+    Delta reads the log lazily, so a broken commit file can surface in any later action
+    of any stage; the failing file's path names the table.
+    """
+    text = str(exc)
+    match = re.search(r"(?:file:)?(/[^\s'\"]*?)/_delta_log/([^\s'\".]+\.\w+)", text)
+    if match is None:
+        return None
+    table_path, entry = match.group(1), match.group(2)
+    return (
+        f"the Delta log of the table at {table_path} is damaged ({entry} cannot be read); "
+        "restore the table from its history (RESTORE TABLE ... TO VERSION AS OF n) or "
+        "rewrite it with the stage that owns it"
+    )
 
 
 def write_table(
