@@ -7,6 +7,7 @@ takes the same arguments wherever it runs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import logging
 import sys
@@ -327,10 +328,8 @@ def cmd_score(args: argparse.Namespace, cfg: Config) -> int:
     from botdetect.score.stage import run_score
 
     if args.model_version is not None:
-        cfg = load_config(
-            args.conf,
-            [*args.overrides, f"score.version={args.model_version}"]
-            + ([f"as_of_date={args.as_of_date.isoformat()}"] if args.as_of_date else []),
+        cfg = dataclasses.replace(
+            cfg, score=dataclasses.replace(cfg.score, version=args.model_version)
         )
     result = _timed("score", cfg, lambda: run_score(_spark(cfg), cfg))
     _print_score(result)

@@ -23,13 +23,20 @@ from botdetect.config import Config, MonitoringConfig
 from botdetect.contract import RAW_LAYER
 from botdetect.features.profile import end_of_day
 from botdetect.generate.stage import TRUTH_LAYER
-from botdetect.io.tables import read_table, table_exists, table_ref, write_date_partition
+from botdetect.io.tables import (
+    TableNotFoundError,
+    read_table,
+    table_exists,
+    table_ref,
+    write_date_partition,
+)
 from botdetect.labels import ops_positives
 from botdetect.report import html as H
 from botdetect.report import shadow
 from botdetect.report.drift import Drift, drift
-from botdetect.score.decisions import DECISIONS, decide
+from botdetect.score.decisions import DECISIONS, LIMITED, decide, over_cap_aggs
 from botdetect.train import registry
+from botdetect.train.evaluate import score_bin
 from botdetect.train.models import score as model_score
 
 log = logging.getLogger(__name__)
@@ -131,7 +138,10 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
     today = scores_all.where(F.col("as_of_date") == F.lit(as_of))
     served = today.select("model_name", "model_version").limit(1).collect()
     if not served:
-        raise shadow_error(scores_ref.label, as_of)
+        raise TableNotFoundError(
+            f"table {scores_ref.label} has no rows for as_of_date {as_of}; run "
+            f"`botdetect score --as-of-date {as_of}` first"
+        )
     registry.setup_mlflow(cfg)
     model = registry.find_model(cfg, version=served[0]["model_version"])
 
@@ -234,25 +244,15 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
 def rate_limit_metrics(today: DataFrame) -> dict[str, float]:
     """The day's hourly cap and who would hit it: allowed accounts (should be ~0) and the
     rate-limited or reviewed accounts it is meant to slow down."""
-    limited = F.col("decision").isin("review", "rate_limit")
-    cap = today.where(limited).agg(F.max("max_tweets_per_hour")).first()[0]
+    cap = today.where(F.col("decision").isin(*LIMITED)).agg(F.max("max_tweets_per_hour")).first()[0]
     if cap is None:
         return {}
-    row = today.agg(
-        F.avg(
-            F.when(
-                F.col("decision") == "allow", (F.col("peak_tweets_per_hour") > cap).cast("double")
-            )
-        ).alias("allowed"),
-        F.avg(F.when(limited, (F.col("peak_tweets_per_hour") > cap).cast("double"))).alias(
-            "limited"
-        ),
-    ).first()
+    row = today.agg(*over_cap_aggs(cap)).first()
     out = {"tweets_per_hour_cap": float(cap)}
-    if row["allowed"] is not None:
-        out["allowed_over_cap_share"] = row["allowed"]
-    if row["limited"] is not None:
-        out["limited_over_cap_share"] = row["limited"]
+    if row["allowed_over"] is not None:
+        out["allowed_over_cap_share"] = row["allowed_over"]
+    if row["limited_over"] is not None:
+        out["limited_over_cap_share"] = row["limited_over"]
     return out
 
 
@@ -281,15 +281,6 @@ def _queue_section(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
     ]
     return H.table(
         ["cluster", "accounts", "priority (score x reach)", "max score", "top reasons"], rows
-    )
-
-
-def shadow_error(table: str, as_of: dt.date) -> Exception:
-    from botdetect.io.tables import TableNotFoundError
-
-    return TableNotFoundError(
-        f"table {table} has no rows for as_of_date {as_of}; run `botdetect score "
-        f"--as-of-date {as_of}` first"
     )
 
 
@@ -435,7 +426,7 @@ def _quality_section(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
 
 
 def _histogram(today: DataFrame) -> dict[str, list[int]]:
-    index = F.least(F.floor(F.col("score") * HIST_BINS).cast("int"), F.lit(HIST_BINS - 1))
+    index = score_bin(F.col("score"), HIST_BINS)
     counts = {d: [0] * HIST_BINS for d in DECISIONS}
     for r in today.groupBy("decision", index.alias("bin")).count().collect():
         counts[r["decision"]][r["bin"]] = r["count"]

@@ -64,9 +64,23 @@ def rate_cap(peaks_df: DataFrame, percentile: float, floor: int) -> int:
 def max_tweets_per_hour(decision: Column, cap: int) -> Column:
     return (
         F.when(decision == "block", F.lit(0))
-        .when(decision.isin("review", "rate_limit"), F.lit(cap))
+        .when(decision.isin(*LIMITED), F.lit(cap))
         .otherwise(F.lit(None).cast("int"))
     )
+
+
+LIMITED = ("review", "rate_limit")  # decisions that carry the hourly cap
+
+
+def over_cap_aggs(cap: int) -> list[Column]:
+    """Aggregates over `scores` rows: the share of allowed accounts whose peak hourly
+    tweets exceeded `cap` (`allowed_over`, should be ~0) and of limited accounts
+    (`limited_over`, the ones it is meant to slow down); null when there are none."""
+    over = (F.col("peak_tweets_per_hour") > cap).cast("double")
+    return [
+        F.avg(F.when(F.col("decision") == "allow", over)).alias("allowed_over"),
+        F.avg(F.when(F.col("decision").isin(*LIMITED), over)).alias("limited_over"),
+    ]
 
 
 def population_cuts(features_df: DataFrame, columns: Sequence[str]) -> dict[str, list[float]]:
@@ -134,7 +148,7 @@ def review_queue(scored_df: DataFrame) -> DataFrame:
         + F.coalesce(F.col("followers"), F.lit(0))
         + F.coalesce(F.col("distinct_recipients_7d"), F.lit(0))
     )
-    queued = scored_df.where(F.col("decision").isin("review", "rate_limit")).withColumn(
+    queued = scored_df.where(F.col("decision").isin(*LIMITED)).withColumn(
         "expected_value", F.col("score") * reach
     )
     member = F.struct(

@@ -24,6 +24,7 @@ from botdetect.score.decisions import (
     decide,
     hourly_peaks,
     max_tweets_per_hour,
+    over_cap_aggs,
     population_cuts,
     rate_cap,
     reasons,
@@ -190,15 +191,7 @@ def run_score(spark: SparkSession, cfg: Config) -> ScoreResult:
     stats = written.agg(
         F.count("*").alias("n"),
         *[F.sum((F.col("decision") == d).cast("int")).alias(d) for d in DECISIONS],
-        F.avg(
-            F.when(F.col("decision") == "allow", (F.col("peak_tweets_per_hour") > cap).cast("int"))
-        ).alias("allowed_over"),
-        F.avg(
-            F.when(
-                F.col("decision").isin("review", "rate_limit"),
-                (F.col("peak_tweets_per_hour") > cap).cast("int"),
-            )
-        ).alias("flagged_over"),
+        *over_cap_aggs(cap),
     ).first()
     result = ScoreResult(
         as_of_date=as_of,
@@ -209,7 +202,7 @@ def run_score(spark: SparkSession, cfg: Config) -> ScoreResult:
         decisions={d: stats[d] or 0 for d in DECISIONS},
         tweets_per_hour_cap=cap,
         allowed_over_cap=stats["allowed_over"] or 0.0,
-        flagged_over_cap=stats["flagged_over"] or 0.0,
+        flagged_over_cap=stats["limited_over"] or 0.0,
     )
     log.info("score %s: %s", as_of, result)
     return result

@@ -15,7 +15,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 Z_95 = 1.959963984540054
@@ -95,11 +95,16 @@ def wilson(p: float, n: float, z: float = Z_95) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def score_bin(score: Column, bins: int) -> Column:
+    """The bin of a score in [0, 1]: floor(score x bins), a score of exactly 1 in the top bin."""
+    return F.least(F.floor(score * bins).cast("int"), F.lit(bins - 1))
+
+
 def score_histogram(
     scored_df: DataFrame, bins: int, score: str = "score", label: str = "label", weight: str = "w"
 ) -> list[Bin]:
     """Reduce (score, label, weight) rows to per-bin counts (at most `bins` rows)."""
-    index = F.least(F.floor(F.col(score) * bins).cast("int"), F.lit(bins - 1))
+    index = score_bin(F.col(score), bins)
     is_pos = F.col(label) == 1
     w = F.col(weight).cast("double")
     rows = (

@@ -63,7 +63,6 @@ NEW_ACCOUNT_DAYS = 7
 class Candidate:
     """A fitted model judged on validation."""
 
-    name: str
     model: PipelineModel
     points: list[ev.Point]
     block: float | None
@@ -90,16 +89,18 @@ class TrainResult:
     metrics: dict[str, float]
 
 
-def judge(name: str, model: PipelineModel, eval_df: DataFrame, cfg: Config) -> Candidate:
+def model_curve(model: PipelineModel, eval_df: DataFrame, bins: int) -> list[ev.Point]:
+    """The weighted curve of a model on an evaluation split (label, w)."""
+    return ev.curve(ev.score_histogram(score(model, eval_df, ["label", "w"]), bins), bins)
+
+
+def judge(model: PipelineModel, eval_df: DataFrame, cfg: Config) -> Candidate:
     """Score a split, build its curve and pick both thresholds on it."""
     tcfg = cfg.train
-    points = ev.curve(
-        ev.score_histogram(score(model, eval_df, ["label", "w"]), tcfg.score_bins),
-        tcfg.score_bins,
-    )
+    points = model_curve(model, eval_df, tcfg.score_bins)
     block = ev.lowest_threshold(points, tcfg.block_precision)
     review = ev.lowest_threshold(points, tcfg.review_precision)
-    return Candidate(name, model, points, block, review)
+    return Candidate(model, points, block, review)
 
 
 def curve_metrics(points: list[ev.Point], prefix: str) -> dict[str, float]:
@@ -206,10 +207,7 @@ def _champion_point(
         return None, None
     try:
         model = mlflow.spark.load_model(champion.uri)
-        points = ev.curve(
-            ev.score_histogram(score(model, test_df, ["label", "w"]), cfg.train.score_bins),
-            cfg.train.score_bins,
-        )
+        points = model_curve(model, test_df, cfg.train.score_bins)
     except Exception as exc:  # an old champion that cannot score today's features
         log.warning("train: champion v%s cannot score this test set: %s", champion.version, exc)
         return champion, None
@@ -333,7 +331,7 @@ def _search_forest(
     best_params: ForestParams | None = None
     for params in forest_grid(tcfg.forest):
         pipeline = forest_pipeline(columns, params, tcfg.forest, tcfg.null_fill, tcfg.seed)
-        candidate = judge("forest", fit(pipeline, train_df), validation_df, cfg)
+        candidate = judge(fit(pipeline, train_df), validation_df, cfg)
         recall, ap = candidate.objective
         with mlflow.start_run(
             run_name=f"forest-{params.num_trees}-{params.max_depth}", nested=True
@@ -363,7 +361,7 @@ def _evaluate(
 
     tcfg = cfg.train
     thresholds = {"block": best.block, "review": best.review}
-    tested = judge("forest", best.model, test_df, cfg)
+    tested = judge(best.model, test_df, cfg)
     metrics = curve_metrics(best.points, "val") | curve_metrics(tested.points, "test")
     for name, t in thresholds.items():
         metrics |= ev.summary(best.points, t, f"val_{name}")
@@ -371,8 +369,8 @@ def _evaluate(
     metrics |= _ops_slices(best.model, test_df, thresholds)
 
     baseline = fit(logistic_pipeline(columns, tcfg.logistic, tcfg.null_fill), train_df)
-    base_val = judge("logistic", baseline, validation_df, cfg)
-    base_test = judge("logistic", baseline, test_df, cfg)
+    base_val = judge(baseline, validation_df, cfg)
+    base_test = judge(baseline, test_df, cfg)
     metrics |= curve_metrics(base_val.points, "lr_val") | curve_metrics(base_test.points, "lr_test")
     metrics |= ev.summary(base_test.points, base_val.block, "lr_test_block")
 
