@@ -22,8 +22,10 @@ import time
 from pathlib import Path
 
 from bench_generate_ingest import RESULTS, peak_rss_mib
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
-from botdetect.config import load_config
+from botdetect.config import FeaturesConfig, load_config
 from botdetect.features.daily import tweet_partials
 from botdetect.features.stage import run_features
 from botdetect.features.text import NUMBER_RE, URL_RE
@@ -33,52 +35,123 @@ from botdetect.session import get_spark
 
 DUCKDB_SQL = """
 WITH t AS (
-  SELECT account_id, event_date, created_at, parent_tweet_id, mentioned_account_ids, text,
+  SELECT account_id, event_date, tweet_id, parent_tweet_id, created_at,
+         coalesce(mentioned_account_ids, []) AS mentions,
+         coalesce(regexp_matches(text, 'https?://'), false) AS has_url,
          trim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(lower(coalesce(text, '')),
            '{url}', ' <url> ', 'g'), '@\\w+', ' <user> ', 'g'), '{num}', ' <num> ', 'g'),
            '\\s+', ' ', 'g')) AS norm,
-         epoch(created_at) AS ts
+         epoch(created_at)::BIGINT AS ts
   FROM read_parquet('{path}/**/*.parquet', hive_partitioning = true)
-), g AS (
-  SELECT *, ts - lag(ts) OVER (PARTITION BY account_id, event_date ORDER BY created_at) AS gap,
+), w AS (
+  SELECT *, hash(norm) AS template,
+         CASE WHEN norm = '' THEN 0 ELSE len(string_split(norm, ' ')) END AS tokens,
          list_distinct(list_filter(string_split(norm, ' '),
-                                   w -> w <> '' AND NOT starts_with(w, '<'))) AS words
+                                   x -> x <> '' AND NOT starts_with(x, '<'))) AS words
   FROM t
+), r AS (
+  SELECT w.*, p.account_id AS parent_author,
+         ts - lag(ts) OVER (PARTITION BY w.account_id, w.event_date
+                            ORDER BY w.created_at, w.tweet_id) AS gap
+  FROM w LEFT JOIN (SELECT tweet_id, account_id FROM t) p ON w.parent_tweet_id = p.tweet_id
 )
 SELECT account_id, event_date,
        count(*) AS n_tweets,
        count(parent_tweet_id) AS n_replies,
-       sum(CASE WHEN regexp_matches(text, 'https?://') THEN 1 ELSE 0 END) AS n_with_url,
-       sum(CASE WHEN hour(created_at) < 6 THEN 1 ELSE 0 END) AS n_night,
+       sum(has_url::INT) AS n_with_url,
+       sum((hour(created_at) IN ({night}))::INT) AS n_night,
        {hours},
-       count(DISTINCT date_trunc('minute', created_at)) AS active_minutes,
-       min(ts) AS first_ts, max(ts) AS last_ts,
+       count(DISTINCT ts // 60) AS active_minutes,
+       min(ts) AS first_tweet_ts, max(ts) AS last_tweet_ts,
        count(gap) AS n_gaps, sum(gap) AS gap_sum, sum(gap * gap) AS gap_sq_sum,
-       list_sort(list_distinct(list(hash(norm)))) AS templates,
+       list_sort(list_distinct(list(template))) AS templates,
+       list_sort(list_distinct(list(CASE WHEN tokens > {max_tokens} THEN template END)))
+         AS long_templates,
        list_sort(list_distinct(list(CASE WHEN len(words) > 0 THEN
-           hash(list_min(list_transform(words, w -> hash(w, 17))),
-                list_min(list_transform(words, w -> hash(w, 18)))) END))) AS nd_keys,
-       list_sort(list_distinct(flatten(list(coalesce(mentioned_account_ids, []))))) AS recipients
-FROM g
+           hash(list_min(list_transform(words, x -> hash(x, 17))),
+                list_min(list_transform(words, x -> hash(x, 18)))) END))) AS nd_keys,
+       list_sort(list_distinct(flatten(list(
+           CASE WHEN parent_author IS NOT NULL AND parent_author <> account_id
+                THEN list_append(mentions, parent_author) ELSE mentions END)))) AS recipients
+FROM r
 GROUP BY account_id, event_date
 """
 
 
-def duckdb_partials(path: str) -> float:
+# Totals both engines must agree on: the DuckDB SQL computes the same aggregates, not a
+# cheaper subset. (Near-duplicate key counts depend on the hash function, so they are left
+# out; template ids are 64-bit hashes in both, where collisions are negligible.)
+CHECKED = {
+    "partial_rows": "count(*)",
+    "n_tweets": "sum(n_tweets)",
+    "n_replies": "sum(n_replies)",
+    "n_with_url": "sum(n_with_url)",
+    "n_night": "sum(n_night)",
+    "active_minutes": "sum(active_minutes)",
+    "n_gaps": "sum(n_gaps)",
+    "gap_sum": "sum(gap_sum)",
+    "gap_sq_sum": "sum(gap_sq_sum)",
+    "templates": "sum(len(templates))",
+    "long_templates": "sum(len(long_templates))",
+    "recipients": "sum(len(recipients))",
+}
+CHECK_SQL = ", ".join(f"{expr}::DOUBLE AS {name}" for name, expr in CHECKED.items())
+
+
+def spark_totals(partials: DataFrame) -> dict[str, float]:
+    """The CHECKED totals of Spark's tweet partials."""
+    exprs = [
+        F.expr(expr.replace("len(", "size(")).cast("double").alias(name)
+        for name, expr in CHECKED.items()
+    ]
+    return partials.agg(*exprs).first().asDict()
+
+
+def duckdb_partials(path: str, cfg: FeaturesConfig) -> tuple[float, list[tuple]]:
     """Seconds for DuckDB to compute the tweet aggregates into a table (all cores)."""
     import duckdb
 
     hours = ",\n       ".join(
         f"sum(CASE WHEN hour(created_at) = {h} THEN 1 ELSE 0 END) AS h{h:02d}" for h in range(24)
     )
-    sql = DUCKDB_SQL.format(path=path, url=URL_RE, num=NUMBER_RE, hours=hours)
+    sql = DUCKDB_SQL.format(
+        path=path,
+        url=URL_RE,
+        num=NUMBER_RE,
+        hours=hours,
+        night=", ".join(str(h) for h in cfg.night_hours),
+        max_tokens=cfg.common_template_max_tokens,
+    )
     con = duckdb.connect()
     start = time.monotonic()
     con.execute(f"CREATE TABLE partials AS {sql}")
     seconds = time.monotonic() - start
     rows = con.execute("SELECT count(*) FROM partials").fetchone()[0]
     print(f"duckdb: {rows} partial rows in {seconds:.1f}s")
-    return seconds
+    return seconds, con.execute(f"SELECT {CHECK_SQL} FROM partials").fetchall()
+
+
+def compare_engines(spark: SparkSession, landing: str, cfg: FeaturesConfig) -> tuple[float, float]:
+    """Seconds for Spark's `tweet_partials` and DuckDB's SQL on the same Parquet export.
+
+    Exits when the two disagree on any CHECKED total.
+    """
+    export = spark.read.parquet(landing)
+    tweet_partials(export, cfg).write.format("noop").mode("overwrite").save()  # warm-up
+    start = time.monotonic()
+    tweet_partials(export, cfg).write.format("noop").mode("overwrite").save()
+    spark_s = time.monotonic() - start
+    duck_s, duck_totals = duckdb_partials(landing, cfg)
+    totals = spark_totals(tweet_partials(export, cfg))
+    mismatched = {
+        name: (value, duck)
+        for (name, value), duck in zip(totals.items(), duck_totals[0], strict=True)
+        if abs(value - duck) > 1e-6 * max(abs(value), 1.0)
+    }
+    if mismatched:
+        raise SystemExit(f"Spark and DuckDB disagree (spark, duckdb): {mismatched}")
+    print(f"spark {spark_s:.1f}s, duckdb {duck_s:.1f}s: {spark_s / duck_s:.2f}x; totals agree")
+    return spark_s, duck_s
 
 
 def main() -> None:
@@ -86,6 +159,11 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--root", default=None)
+    parser.add_argument(
+        "--partials-only",
+        action="store_true",
+        help="only the Spark / DuckDB comparison (no feature runs; no JSON written)",
+    )
     args = parser.parse_args()
     root = args.root or f"/tmp/botdetect-bench-features-{args.accounts}"
     as_of = dt.date(2026, 11, 27)
@@ -105,6 +183,9 @@ def main() -> None:
         run_ingest(spark, cfg, full=True)
     tweets_rows = spark.read.format("delta").load(f"{root}/raw/tweets").count()
 
+    if args.partials_only:
+        compare_engines(spark, f"{root}/landing/tweets", cfg.features)
+        return
     start = time.monotonic()
     run_features(spark, dataclasses.replace(cfg, as_of_date=as_of), full_refresh=True)
     full_s = time.monotonic() - start
@@ -113,13 +194,7 @@ def main() -> None:
     daily_s = time.monotonic() - start
     assert daily.daily_dates == [cfg.as_of_date], daily.daily_dates
 
-    landing = f"{root}/landing/tweets"
-    export = spark.read.parquet(landing)
-    tweet_partials(export, cfg.features).write.format("noop").mode("overwrite").save()  # warm-up
-    start = time.monotonic()
-    tweet_partials(export, cfg.features).write.format("noop").mode("overwrite").save()
-    spark_partials_s = time.monotonic() - start
-    duck_s = duckdb_partials(landing)
+    spark_partials_s, duck_s = compare_engines(spark, f"{root}/landing/tweets", cfg.features)
 
     report = {
         "accounts": args.accounts,
@@ -132,6 +207,7 @@ def main() -> None:
         "tweet_partials_spark_seconds": round(spark_partials_s, 1),
         "tweet_partials_duckdb_seconds": round(duck_s, 1),
         "spark_over_duckdb": round(spark_partials_s / duck_s, 2),
+        "engines_agree_on": list(CHECKED),
         "peak_rss_mib": peak_rss_mib(),
     }
     RESULTS.mkdir(exist_ok=True)

@@ -15,7 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from botdetect.config import FeaturesConfig
-from botdetect.features.rollup import in_window
+from botdetect.features.rollup import in_window, kind_elements
 
 
 def account_resources(daily_df: DataFrame, as_of: dt.date, window: int, column: str) -> DataFrame:
@@ -57,15 +57,15 @@ def non_hot_edges(shared_df: DataFrame, hot_cap: int, kind: str) -> DataFrame:
     )
 
 
-def template_sharing(daily_df: DataFrame, as_of: dt.date, window: int, cfg: FeaturesConfig):  # noqa: ANN201
+def template_sharing(elements_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
     """Per account: the widest non-common template it posted, and its share of campaign ones.
 
-    Templates posted by more than common_template_accounts accounts, or of at most
+    `elements_df` comes from `window_elements` over the largest window. Templates posted
+    by more than common_template_accounts accounts, or of at most
     common_template_max_tokens tokens ("good morning"), are common phrases, not campaigns.
     """
-    pairs = account_resources(daily_df, as_of, window, "long_templates")
     shared = (
-        with_sharers(pairs)
+        with_sharers(kind_elements(elements_df, "long_templates"))
         .withColumnRenamed("sharers", "posters")
         .where(F.col("posters") <= cfg.common_template_accounts)
     )
@@ -76,7 +76,7 @@ def template_sharing(daily_df: DataFrame, as_of: dt.date, window: int, cfg: Feat
         ),
     )
     distinct_templates = (
-        account_resources(daily_df, as_of, window, "templates")
+        kind_elements(elements_df, "templates")
         .groupBy("account_id")
         .agg(F.count("*").alias("_templates"))
     )

@@ -8,15 +8,16 @@ windows can union them; they are per account and day, so they stay small.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from botdetect.config import FeaturesConfig
 from botdetect.features.text import (
-    near_duplicate_key,
+    minhash_words,
+    near_duplicate_key_of_words,
     normalise_text,
     template_hash,
-    token_count,
+    tokens,
 )
 from botdetect.privacy import keyed_hash
 
@@ -28,51 +29,121 @@ def _epoch(ts: Column) -> Column:
     return F.unix_timestamp(ts)
 
 
-def tweet_partials(tweets_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
-    """Per (account, day): volume, timing, repetitiveness and recipients of tweets."""
-    by_day = Window.partitionBy(*KEYS).orderBy("created_at", "tweet_id")
-    normalised = normalise_text(F.coalesce(F.col("text"), F.lit("")))
-    prepared = (
-        tweets_df.withColumn("norm", normalised)
-        .withColumn("template", template_hash(F.col("norm")))
-        .withColumn("is_long", token_count(F.col("norm")) > cfg.common_template_max_tokens)
-        .withColumn("nd_key", near_duplicate_key(F.col("norm"), cfg.minhash_seed))
-        .withColumn("ts", _epoch(F.col("created_at")))
-        .withColumn("gap", F.col("ts") - F.lag("ts").over(by_day))
+def _no_ids() -> Column:
+    return F.array().cast("array<bigint>")
+
+
+def tweet_rows(tweets_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
+    """One narrow row per tweet: the text is reduced to hashes and flags here, so no
+    shuffle downstream carries it.
+
+    Built in three projections so that the normalised text and its word array are each
+    computed once and shared by the expressions that read them.
+    """
+    normalised = tweets_df.select(
+        *KEYS,
+        "tweet_id",
+        "parent_tweet_id",
+        F.coalesce(F.col("mentioned_account_ids"), _no_ids()).alias("mentions"),
+        _epoch(F.col("created_at")).alias("ts"),
+        F.hour("created_at").alias("hour"),
+        F.coalesce(F.col("text").rlike("https?://"), F.lit(False)).alias("has_url"),
+        normalise_text(F.coalesce(F.col("text"), F.lit(""))).alias("norm"),
     )
-    # Reply parents resolved within the same event day (the partition being processed).
-    parents = tweets_df.select(
+    kept = [*KEYS, "tweet_id", "parent_tweet_id", "mentions", "ts", "hour", "has_url"]
+    tokenised = normalised.select(
+        *kept,
+        template_hash(F.col("norm")).alias("template"),
+        tokens(F.col("norm")).alias("tokens"),
+    ).select(
+        *kept,
+        "template",
+        (F.size("tokens") > cfg.common_template_max_tokens).alias("is_long"),
+        minhash_words(F.col("tokens")).alias("words"),
+    )
+    return tokenised.select(
+        *kept,
+        "template",
+        "is_long",
+        near_duplicate_key_of_words(F.col("words"), cfg.minhash_seed).alias("nd_key"),
+    )
+
+
+def _gap_squares(sorted_ts: Column) -> Column:
+    """Sum of squared gaps between consecutive elements of a sorted array (0.0 if < 2)."""
+    return F.aggregate(
+        F.sequence(F.lit(2), F.greatest(F.size(sorted_ts), F.lit(2))),
+        F.lit(0.0),
+        _add_square_gap(sorted_ts),
+    )
+
+
+def _add_square_gap(sorted_ts: Column):
+    def add(acc: Column, i: Column) -> Column:
+        gap = F.element_at(sorted_ts, i) - F.element_at(sorted_ts, i - 1)
+        return acc + F.coalesce(gap * gap, F.lit(0)).cast("double")
+
+    return add
+
+
+def reply_recipients(tweets_df: DataFrame) -> DataFrame:
+    """Per (account, day), `_replied_to`: the other accounts whose tweets it replied to.
+
+    Parents are resolved within the same event day (the partition being processed). Only
+    replies and two id columns take part in this join, not every tweet with its text.
+    """
+    replies = tweets_df.where(F.col("parent_tweet_id").isNotNull()).select(*KEYS, "parent_tweet_id")
+    authors = tweets_df.select(
         F.col("tweet_id").alias("parent_tweet_id"), F.col("account_id").alias("parent_author")
     )
-    with_parent = prepared.join(parents, "parent_tweet_id", "left")
-    recipients = F.array_union(
-        F.coalesce(F.col("mentioned_account_ids"), F.array().cast("array<bigint>")),
-        F.when(
-            F.col("parent_author").isNotNull() & (F.col("parent_author") != F.col("account_id")),
-            F.array(F.col("parent_author")),
-        ).otherwise(F.array().cast("array<bigint>")),
+    return (
+        replies.join(authors, "parent_tweet_id", "inner")
+        .where(F.col("parent_author") != F.col("account_id"))
+        .groupBy(*KEYS)
+        .agg(F.collect_set("parent_author").alias("_replied_to"))
     )
-    hour = F.hour("created_at")
-    return with_parent.groupBy(*KEYS).agg(
-        F.count("*").cast("int").alias("n_tweets"),
-        F.count("parent_tweet_id").cast("int").alias("n_replies"),
-        F.sum(F.col("text").rlike("https?://").cast("int")).cast("int").alias("n_with_url"),
-        F.sum(hour.isin(*cfg.night_hours).cast("int")).cast("int").alias("n_night"),
-        F.array(*[F.sum((hour == h).cast("int")).cast("int") for h in range(HOURS)]).alias(
-            "hour_counts"
+
+
+def tweet_partials(tweets_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
+    """Per (account, day): volume, timing, repetitiveness and recipients of tweets.
+
+    Gaps between tweets come from the day's sorted timestamps inside the one aggregate
+    (no window), so the tweets are shuffled once, by (account, day).
+    """
+    rows = tweet_rows(tweets_df, cfg)
+    aggregated = (
+        rows.groupBy(*KEYS)
+        .agg(
+            F.count("*").cast("int").alias("n_tweets"),
+            F.count("parent_tweet_id").cast("int").alias("n_replies"),
+            F.sum(F.col("has_url").cast("int")).cast("int").alias("n_with_url"),
+            F.sum(F.col("hour").isin(*cfg.night_hours).cast("int")).cast("int").alias("n_night"),
+            F.array(
+                *[F.sum((F.col("hour") == h).cast("int")).cast("int") for h in range(HOURS)]
+            ).alias("hour_counts"),
+            F.size(F.collect_set(F.floor(F.col("ts") / 60))).alias("active_minutes"),
+            F.min("ts").alias("first_tweet_ts"),
+            F.max("ts").alias("last_tweet_ts"),
+            F.array_sort(F.collect_list("ts")).alias("_sorted_ts"),
+            F.array_sort(F.collect_set("template")).alias("templates"),
+            F.array_sort(F.collect_set(F.when(F.col("is_long"), F.col("template")))).alias(
+                "long_templates"
+            ),
+            F.array_sort(F.collect_set("nd_key")).alias("nd_keys"),
+            F.array_distinct(F.flatten(F.collect_list("mentions"))).alias("_mentioned"),
+        )
+        .join(reply_recipients(tweets_df), KEYS, "left")
+    )
+    n_gaps = F.greatest(F.col("n_tweets") - 1, F.lit(0))
+    recipients = F.array_union(F.col("_mentioned"), F.coalesce(F.col("_replied_to"), _no_ids()))
+    return aggregated.select(
+        *[c for c in aggregated.columns if c not in ("_sorted_ts", "_mentioned", "_replied_to")],
+        F.array_sort(recipients).alias("recipients"),
+        n_gaps.cast("int").alias("n_gaps"),
+        F.when(n_gaps > 0, (F.col("last_tweet_ts") - F.col("first_tweet_ts")).cast("double")).alias(
+            "gap_sum"
         ),
-        F.size(F.collect_set(F.date_trunc("minute", "created_at"))).alias("active_minutes"),
-        F.min("ts").alias("first_tweet_ts"),
-        F.max("ts").alias("last_tweet_ts"),
-        F.count("gap").cast("int").alias("n_gaps"),
-        F.sum("gap").cast("double").alias("gap_sum"),
-        F.sum(F.col("gap") * F.col("gap")).cast("double").alias("gap_sq_sum"),
-        F.array_sort(F.collect_set("template")).alias("templates"),
-        F.array_sort(F.collect_set(F.when(F.col("is_long"), F.col("template")))).alias(
-            "long_templates"
-        ),
-        F.array_sort(F.collect_set("nd_key")).alias("nd_keys"),
-        F.array_sort(F.array_distinct(F.flatten(F.collect_list(recipients)))).alias("recipients"),
+        F.when(n_gaps > 0, _gap_squares(F.col("_sorted_ts"))).alias("gap_sq_sum"),
     )
 
 

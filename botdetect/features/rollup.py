@@ -24,7 +24,7 @@ def safe_ratio(numerator: Column, denominator: Column) -> Column:
     return F.when(denominator > 0, numerator.cast("double") / denominator).otherwise(0.0)
 
 
-# Daily set columns whose distinct elements are counted per window.
+# Daily set columns whose distinct elements are counted per window (feature name: column).
 DISTINCT_SETS = {
     "templates": "templates",
     "nd_keys": "nd_keys",
@@ -32,11 +32,50 @@ DISTINCT_SETS = {
     "ips": "ip_hashes",
     "devices": "device_hashes",
 }
+# Every daily set column: the distinct counts above plus the cross-account sharing
+# features (long templates, IPs, devices) read the same exploded elements.
+SET_COLUMNS = [*DISTINCT_SETS.values(), "long_templates"]
 
 
-def _distinct_count(column: str, window: Column) -> Column:
-    """Distinct elements of a daily set column over the window (exact)."""
-    return F.size(F.array_distinct(F.flatten(F.collect_list(F.when(window, F.col(column))))))
+def window_elements(daily_df: DataFrame, as_of: dt.date, window: int) -> DataFrame:
+    """(account_id, kind, element, last_seen) over the `window` days ending at `as_of`.
+
+    One row per distinct element of each daily set column (`kind` is the column name) and
+    account, with the last day the account used it. A single explode and shuffle serves
+    the distinct counts of every window (an element is in a window when its last_seen
+    is) and the template, IP and device sharing across accounts.
+    """
+    kinds = F.array(
+        *[F.struct(F.lit(c).alias("kind"), F.col(c).alias("elements")) for c in SET_COLUMNS]
+    )
+    per_kind = daily_df.where(in_window(as_of, window)).select(
+        "account_id", "event_date", F.inline(kinds)
+    )
+    return (
+        per_kind.select("account_id", "kind", "event_date", F.explode("elements").alias("element"))
+        .groupBy("account_id", "kind", "element")
+        .agg(F.max("event_date").alias("last_seen"))
+    )
+
+
+def kind_elements(elements_df: DataFrame, kind: str) -> DataFrame:
+    """(account_id, resource): the distinct elements of one set column over the window."""
+    return elements_df.where(F.col("kind") == kind).select(
+        "account_id", F.col("element").alias("resource")
+    )
+
+
+def distinct_counts(elements_df: DataFrame, as_of: dt.date, windows: list[int]) -> DataFrame:
+    """Per account, `_<name>_<w>`: distinct elements of each set over each window."""
+    return elements_df.groupBy("account_id").agg(
+        *[
+            F.count_if((F.col("kind") == column) & in_window(as_of, w, "last_seen")).alias(
+                f"_{name}_{w}"
+            )
+            for w in windows
+            for name, column in DISTINCT_SETS.items()
+        ]
+    )
 
 
 def _summed_hours(window: Column) -> Column:
@@ -109,10 +148,6 @@ def window_aggregates(daily_df: DataFrame, as_of: dt.date, windows: list[int]) -
                 + F.sum(F.when(boundary_ok, boundary_gap * boundary_gap).otherwise(0))
             ).alias(f"_gap_sq_sum_{w}"),
             _summed_hours(win).alias(f"_hours_{w}"),
-            *[
-                _distinct_count(column, win).alias(f"_{name}_{w}")
-                for name, column in DISTINCT_SETS.items()
-            ],
             total("n_interactions_given").alias(f"_given_{w}"),
             total("n_retweets_given").alias(f"_retweets_given_{w}"),
             total("n_engagement_received").alias(f"_engagement_{w}"),
@@ -192,9 +227,50 @@ _AGG_NAMES = [
 ]
 
 
-def activity_features(daily_df: DataFrame, as_of: dt.date, windows: list[int]) -> DataFrame:
-    """One row per account with activity in the largest window: every windowed feature."""
+# The scalar columns of `features_daily` the window aggregates read.
+_SCALARS = [
+    "n_tweets",
+    "n_replies",
+    "n_with_url",
+    "n_night",
+    "active_minutes",
+    "n_gaps",
+    "gap_sum",
+    "gap_sq_sum",
+    "hour_counts",
+    "first_tweet_ts",
+    "last_tweet_ts",
+    "n_interactions_given",
+    "n_retweets_given",
+    "n_engagement_received",
+    "n_logins",
+    "n_failed_logins",
+    "n_sync_logins",
+]
+
+
+def activity_features(
+    daily_df: DataFrame,
+    elements_df: DataFrame,
+    as_of: dt.date,
+    windows: list[int],
+) -> DataFrame:
+    """One row per account with activity in the largest window: every windowed feature.
+
+    `elements_df` comes from `window_elements` over the largest window. The set columns
+    are dropped before the per-account sort, which then moves only scalars.
+    """
     largest = max(windows)
-    scoped = with_boundary_gaps(daily_df.where(in_window(as_of, largest)))
-    aggregated = scoped.groupBy("account_id").agg(*window_aggregates(scoped, as_of, windows))
+    scalars = daily_df.where(in_window(as_of, largest)).select(
+        "account_id", "event_date", *_SCALARS
+    )
+    scoped = with_boundary_gaps(scalars)
+    sums = scoped.groupBy("account_id").agg(*window_aggregates(scoped, as_of, windows))
+    counts = distinct_counts(elements_df, as_of, windows)
+    zero = [
+        F.coalesce(F.col(f"_{name}_{w}"), F.lit(0)).alias(f"_{name}_{w}")
+        for w in windows
+        for name in DISTINCT_SETS
+    ]
+    aggregated = sums.join(counts, "account_id", "left").select(*[c for c in sums.columns], *zero)
     return aggregated.select("account_id", *window_features(aggregated, windows))

@@ -15,7 +15,6 @@ from botdetect.contract import RAW_LAYER
 from botdetect.features.catalog import FEATURES, KEY_COLUMNS, feature_columns
 from botdetect.features.cluster import cluster_sizes, connected_components
 from botdetect.features.controller import (
-    account_resources,
     creation_bursts,
     non_hot_edges,
     resource_sharing,
@@ -29,7 +28,7 @@ from botdetect.features.profile import (
     follow_features,
     profile_features,
 )
-from botdetect.features.rollup import activity_features
+from botdetect.features.rollup import activity_features, kind_elements, window_elements
 from botdetect.io.tables import (
     read_table,
     table_exists,
@@ -71,24 +70,28 @@ def build_account_features(
     follows_df: DataFrame,
     as_of: dt.date,
     cfg: FeaturesConfig,
+    elements_df: DataFrame | None = None,
 ) -> DataFrame:
     """Every account of `accounts_df` (one row each) with every catalogued feature.
 
     `accounts_df` has pseudonymised `creation_ip_h` / `creation_device_h`; `follows_df`
-    holds the follows visible at the as-of date.
+    holds the follows visible at the as-of date. `elements_df` is `window_elements` of
+    `daily_df` over the largest window (computed here when not given; callers pass a
+    persisted one so its shuffle runs once).
     """
     windows = sorted(cfg.windows)
-    largest = windows[-1]
-    ip_pairs = with_sharers(account_resources(daily_df, as_of, largest, "ip_hashes"))
-    device_pairs = with_sharers(account_resources(daily_df, as_of, largest, "device_hashes"))
+    if elements_df is None:
+        elements_df = window_elements(daily_df, as_of, windows[-1])
+    ip_pairs = with_sharers(kind_elements(elements_df, "ip_hashes"))
+    device_pairs = with_sharers(kind_elements(elements_df, "device_hashes"))
     edges = non_hot_edges(ip_pairs, cfg.hot_ip_accounts, "ip").unionByName(
         non_hot_edges(device_pairs, cfg.hot_device_accounts, "device")
     )
     clusters = cluster_sizes(connected_components(edges, cfg.cluster_max_iterations))
     joined = (
         profile_features(accounts_df, as_of)
-        .join(activity_features(daily_df, as_of, windows), "account_id", "left")
-        .join(template_sharing(daily_df, as_of, largest, cfg), "account_id", "left")
+        .join(activity_features(daily_df, elements_df, as_of, windows), "account_id", "left")
+        .join(template_sharing(elements_df, cfg), "account_id", "left")
         .join(resource_sharing(ip_pairs, cfg.hot_ip_accounts, "ip"), "account_id", "left")
         .join(
             resource_sharing(device_pairs, cfg.hot_device_accounts, "device"),
@@ -192,12 +195,22 @@ def run_features(
         .withColumn("creation_device_h", keyed_hash(F.col("creation_device_id"), key))
         .drop("creation_ip", "creation_device_id")
     )
-    features_df = build_account_features(
-        daily_df, accounts_df, raw["follows"].where(visible), as_of, fcfg
+    # The window's set elements feed five aggregates and the cluster rounds: one shuffle.
+    elements_df = window_elements(daily_df, as_of, max(fcfg.windows)).persist(
+        StorageLevel.MEMORY_AND_DISK
     )
-    written = write_date_partition(
-        features_df, table_ref(cfg.storage, FEATURES_LAYER, "account_features"), "as_of_date", as_of
-    )
+    try:
+        features_df = build_account_features(
+            daily_df, accounts_df, raw["follows"].where(visible), as_of, fcfg, elements_df
+        )
+        written = write_date_partition(
+            features_df,
+            table_ref(cfg.storage, FEATURES_LAYER, "account_features"),
+            "as_of_date",
+            as_of,
+        )
+    finally:
+        elements_df.unpersist()
     return FeaturesResult(
         as_of_date=as_of,
         daily_dates=dates,
