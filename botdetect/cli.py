@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from botdetect.config import Config, ConfigError, load_config
+from botdetect.config import Config, ConfigError, load_config, training_config
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -258,12 +258,30 @@ def cmd_validate(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def _training_config(cfg: Config) -> Config:
+    """`training_config`, saying so when the lag moves the date."""
+    moved = training_config(cfg)
+    if moved.run_date() != cfg.run_date():
+        print(
+            f"run date {cfg.run_date()}, train.label_lag_days {cfg.train.label_lag_days}: "
+            f"labels and train use {moved.run_date()}"
+        )
+    return moved
+
+
+def _label_counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{source} {n:,}" for source, n in sorted(counts.items())) or "no accounts"
+
+
 def cmd_labels(args: argparse.Namespace, cfg: Config) -> int:
     from botdetect.labels import run_labels
 
+    cfg = _training_config(cfg)
     result = _timed("labels", cfg, lambda: run_labels(_spark(cfg), cfg, force=args.force))
-    counts = ", ".join(f"{source} {n:,}" for source, n in sorted(result.counts.items()))
-    print(f"labels {result.as_of_date} (ops actions to {result.horizon_end}): {counts}")
+    print(
+        f"labels {result.as_of_date} (ops actions to {result.horizon_end}): "
+        f"{_label_counts(result.counts)}"
+    )
     return 0
 
 
@@ -305,6 +323,7 @@ def _print_train(result: object) -> None:
 def cmd_train(args: argparse.Namespace, cfg: Config) -> int:
     from botdetect.train.stage import run_train
 
+    cfg = _training_config(cfg)
     result = _timed("train", cfg, lambda: run_train(_spark(cfg), cfg, force=args.force))
     _print_train(result)
     return 0
@@ -366,8 +385,25 @@ def cmd_report(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def retrain_due(
+    version: str, trained_on: dt.date | None, training_date: dt.date, every_days: int
+) -> tuple[bool, str]:
+    """Whether a champion trained on `trained_on` is stale for a run that would train on
+    `training_date` (both are training dates, so a label lag does not age the champion)."""
+    if trained_on is None:
+        return True, f"champion v{version} has no training date"
+    age = (training_date - trained_on).days
+    if age >= every_days:
+        return True, f"champion v{version} is {age} days old (train.every_days {every_days})"
+    return False, f"champion v{version} is {age} days old"
+
+
 def train_due(cfg: Config, mode: str) -> tuple[bool, str]:
-    """Whether the pipeline trains today: always, never, or when the champion is stale."""
+    """Whether the pipeline trains today: always, never, or when the champion is stale.
+
+    `cfg` is the training configuration (`training_config`): its date is the one a new
+    model would be trained on.
+    """
     if mode != "auto":
         return mode == "always", f"--train {mode}"
     from botdetect.train import registry
@@ -378,13 +414,8 @@ def train_due(cfg: Config, mode: str) -> tuple[bool, str]:
     except registry.ModelNotFoundError:
         return True, "no champion yet"
     trained = champion.tags.get(registry.TAG_AS_OF)
-    if not trained:
-        return True, f"champion v{champion.version} has no training date"
-    age = (cfg.run_date() - dt.date.fromisoformat(trained)).days
-    if age >= cfg.train.every_days:
-        every = cfg.train.every_days
-        return True, f"champion v{champion.version} is {age} days old (train.every_days {every})"
-    return False, f"champion v{champion.version} is {age} days old"
+    trained_on = dt.date.fromisoformat(trained) if trained else None
+    return retrain_due(champion.version, trained_on, cfg.run_date(), cfg.train.every_days)
 
 
 def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
@@ -410,14 +441,12 @@ def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
     refresh = generated or args.full_refresh
     _print_features(_timed("features", cfg, lambda: run_features(spark, cfg, full_refresh=refresh)))
     _print_quality(*_timed("validate features", cfg, lambda: run_validate(spark, cfg, "features")))
-    due, why = train_due(cfg, args.train)
+    train_cfg = training_config(cfg)  # labels and train use the run date - label lag
+    due, why = train_due(train_cfg, args.train)
     if due:
-        labels = _timed("labels", cfg, lambda: run_labels(spark, cfg))
-        print(
-            f"labels {labels.as_of_date}: "
-            + ", ".join(f"{source} {n:,}" for source, n in sorted(labels.counts.items()))
-        )
-        _print_train(_timed("train", cfg, lambda: run_train(spark, cfg)))
+        labels = _timed("labels", train_cfg, lambda: run_labels(spark, train_cfg))
+        print(f"labels {labels.as_of_date}: {_label_counts(labels.counts)}")
+        _print_train(_timed("train", train_cfg, lambda: run_train(spark, train_cfg)))
     else:
         print(f"labels, train: skipped ({why})")
     _print_score(_timed("score", cfg, lambda: run_score(spark, cfg)))
@@ -468,7 +497,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from botdetect.features.cluster import ClusterConvergenceError
     from botdetect.ingest import RejectLimitError, SchemaMismatchError
-    from botdetect.io.landing import SourceNotFoundError
+    from botdetect.io.landing import SourceNotFoundError, SourceReadError
     from botdetect.io.tables import TableNotFoundError, TableReadError
     from botdetect.privacy import MissingKeyError
     from botdetect.quality.stage import QualityGateError
@@ -482,6 +511,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
         RejectLimitError,
         SchemaMismatchError,
         SourceNotFoundError,
+        SourceReadError,
         TableNotFoundError,
         TableReadError,
         SessionError,

@@ -185,6 +185,7 @@ class TrainConfig:
 
     seed: int = 23
     every_days: int = 7
+    label_lag_days: int = 0
     fractions: list[float] = dataclasses.field(default_factory=lambda: [0.7, 0.15, 0.15])
     negative_sample_rate: float = 0.5
     min_positives: int = 20
@@ -309,6 +310,7 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
         lambda v: len(v) == 3 and all(f > 0 for f in v) and abs(sum(v) - 1) < 1e-9,
     ),
     "train.every_days": ("must be at least 1", lambda v: v >= 1),
+    "train.label_lag_days": ("must be between 0 and 365", lambda v: 0 <= v <= 365),
     "train.negative_sample_rate": ("must be in (0, 1]", lambda v: 0 < v <= 1),
     "train.min_positives": ("must be at least 1", lambda v: v >= 1),
     "train.block_precision": ("must be in (0, 1]", lambda v: 0 < v <= 1),
@@ -377,6 +379,23 @@ FREE_FORM_MAPS = (
     "quality.severity_overrides",
 )
 BOT_KINDS = ("naive_template", "paraphrase", "low_and_slow", "human_rhythm", "late_campaign")
+
+
+def training_config(cfg: Config) -> Config:
+    """The configuration `labels` and `train` run with for the run date R.
+
+    Their as-of date is R - `train.label_lag_days`, so that the ops actions that label it
+    (up to as-of + `labels.horizon_days`) have arrived by R. The lag is consumed: the
+    result has a lag of 0, so applying this twice moves the date only once.
+    """
+    lag = cfg.train.label_lag_days
+    if lag == 0:
+        return cfg
+    return dataclasses.replace(
+        cfg,
+        as_of_date=cfg.run_date() - dt.timedelta(days=lag),
+        train=dataclasses.replace(cfg.train, label_lag_days=0),
+    )
 
 
 def _check_mapping_of_kinds(key: str, value: Mapping[str, float]) -> None:

@@ -3,7 +3,9 @@
 Each row is checked against the contract (types, keys, enums, event_date, duplicates).
 A row that breaks a rule lands in `quality.quarantine` with the rule, the column and the
 original record; nothing is silently dropped. Column-level problems (a missing column,
-a column of an impossible type, an unexpected extra column) fail the table outright.
+a column of an impossible type, an unexpected extra column) fail the table outright, and
+so does an export file that cannot be read (named in the error), before anything of the
+table is written.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pyspark.sql import types as T
 
 from botdetect.config import Config
 from botdetect.contract import RAW_LAYER, SOURCE_TABLES, SourceTable
-from botdetect.io.landing import read_export
+from botdetect.io.landing import read_export, reading_export
 from botdetect.io.tables import table_ref, write_table
 
 log = logging.getLogger(__name__)
@@ -226,7 +228,10 @@ def ingest_table(
         StorageLevel.MEMORY_AND_DISK
     )
     try:
-        by_rule = rule_counts(flagged_df)
+        # The first action reads every export file: an unreadable one fails here, before
+        # anything is written.
+        with reading_export(table.name):
+            by_rule = rule_counts(flagged_df)
         read = sum(by_rule.values())
         quarantined = read - by_rule.pop("", 0)
         write_table(

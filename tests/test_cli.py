@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from botdetect.cli import COMMANDS, main
+from botdetect.cli import COMMANDS, main, retrain_due
+from botdetect.io.tables import TableRef, read_table
 from botdetect.session import SessionError, delta_jars
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,3 +72,34 @@ def test_validate_stage_flag_does_not_clobber_the_subcommand():
 
     args = build_parser().parse_args(["validate", "--stage", "raw"])
     assert (args.stage, args.layer) == ("validate", "raw")
+
+
+@pytest.mark.parametrize("stage", ["labels", "train"])
+def test_labels_and_train_run_for_the_run_date_minus_the_label_lag(spark, tmp_path, capsys, stage):
+    argv = [stage, "--as-of-date", "2026-11-28", "--set", f"storage.root={tmp_path}"]
+    # Nothing to label or train on here: the run fails, and its audit row shows the date
+    # the stage worked on.
+    assert main([*argv, "--set", "train.label_lag_days=14"]) == 1
+    out = capsys.readouterr()
+    assert (
+        out.out == "run date 2026-11-28, train.label_lag_days 14: labels and train use 2026-11-14\n"
+    )
+    assert "does not exist" in out.err
+    runs = read_table(spark, TableRef("audit", "runs", path=str(tmp_path / "audit" / "runs")))
+    assert [(r["stage"], r["as_of_date"], r["status"]) for r in runs.collect()] == [
+        (stage, dt.date(2026, 11, 14), "failed")
+    ]
+
+
+def test_a_label_lag_does_not_age_the_champion():
+    # Trained on 11-14 (a run on 11-28 with a 14-day lag); next runs train on R - 14.
+    trained = dt.date(2026, 11, 14)
+    assert retrain_due("3", trained, dt.date(2026, 11, 20), 7) == (
+        False,
+        "champion v3 is 6 days old",
+    )
+    assert retrain_due("3", trained, dt.date(2026, 11, 21), 7) == (
+        True,
+        "champion v3 is 7 days old (train.every_days 7)",
+    )
+    assert retrain_due("3", None, trained, 7) == (True, "champion v3 has no training date")

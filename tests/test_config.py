@@ -1,9 +1,16 @@
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from botdetect.config import ConfigError, deep_merge, load_config, parse_override
+from botdetect.config import (
+    ConfigError,
+    deep_merge,
+    load_config,
+    parse_override,
+    training_config,
+)
 
 
 def test_local_conf_merges_over_base():
@@ -51,6 +58,8 @@ def test_partial_mapping_override_keeps_other_keys():
         ("generate.bot_mix.robots=0.1", "generate.bot_mix: unknown bot kind 'robots'"),
         ("generate.accounts=", "generate.accounts: must not be null"),
         ("noequals", "must look like key=value"),
+        ("generate.accounts=0", "generate.accounts: must be at least 1, got 0"),  # empty world
+        ("train.label_lag_days=-1", "train.label_lag_days: must be between 0 and 365, got -1"),
     ],
 )
 def test_bad_keys_and_values_name_the_key(override, message):
@@ -89,3 +98,26 @@ def test_fingerprint_changes_with_any_value():
 def test_run_date_defaults_to_yesterday_when_unset():
     cfg = load_config("local", ["as_of_date=null"])
     assert cfg.run_date() == dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+
+
+def test_labels_and_train_use_the_run_date_minus_the_label_lag():
+    cfg = load_config("local", ["as_of_date=2026-11-28", "train.label_lag_days=14"])
+    moved = training_config(cfg)
+    assert moved.run_date() == dt.date(2026, 11, 14)
+    assert moved.train.label_lag_days == 0  # consumed: applying it again moves nothing
+    assert training_config(moved) == moved
+    assert dataclasses.replace(moved, as_of_date=cfg.as_of_date) == dataclasses.replace(
+        cfg, train=dataclasses.replace(cfg.train, label_lag_days=0)
+    )  # nothing else changes
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    unset = load_config("local", ["as_of_date=null", "train.label_lag_days=3"])
+    assert training_config(unset).run_date() == yesterday - dt.timedelta(days=3)
+
+
+def test_no_lag_by_default_and_prod_trains_on_matured_labels():
+    local = load_config("local")
+    assert local.train.label_lag_days == 0
+    assert training_config(local) is local  # the demo and the tests train on the date given
+    prod = load_config("prod", ["as_of_date=2026-11-29"])
+    assert prod.train.label_lag_days == prod.labels.horizon_days == 14
+    assert training_config(prod).run_date() == dt.date(2026, 11, 15)

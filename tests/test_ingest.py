@@ -11,6 +11,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from botdetect.cli import main
 from botdetect.contract import ACCOUNTS, INTERACTIONS, TWEETS
 from botdetect.generate.stage import run_generate
 from botdetect.ingest import (
@@ -19,7 +20,8 @@ from botdetect.ingest import (
     ingest_table,
     run_ingest,
 )
-from botdetect.io.landing import SourceNotFoundError
+from botdetect.io.landing import SourceNotFoundError, describe_unreadable_file, write_export
+from botdetect.io.tables import TableRef, table_version
 from tests.conftest import tiny_config
 
 AS_OF = dt.date(2026, 11, 28)
@@ -175,6 +177,99 @@ def test_incremental_run_touches_only_its_dates(spark, tmp_path):
 def test_missing_export_fails_naming_the_table(spark, cfg):
     with pytest.raises(SourceNotFoundError, match="no export for table 'tweets'"):
         ingest_table(spark, cfg, TWEETS, AS_OF)
+
+
+def test_an_export_folder_without_data_files_is_refused_not_read_as_empty(spark, cfg):
+    # A partitioned writer leaves no file at all for an empty table: nothing says which
+    # columns it had, and zero rows would replace the raw table with nothing.
+    write_export(
+        spark.createDataFrame([], TWEETS.schema), cfg.storage.landing_root, TWEETS, "parquet"
+    )
+    with pytest.raises(SourceNotFoundError) as err:
+        ingest_table(spark, cfg, TWEETS, AS_OF)
+    assert str(err.value) == (
+        f"ingest: the export of table 'tweets' at {cfg.storage.landing_root}/tweets holds no "
+        "data files (empty or unfinished); an export with no rows must still carry a file "
+        "with its schema"
+    )
+
+
+def test_an_export_with_no_rows_gives_an_empty_table(spark, cfg):
+    # A file that carries the schema and no row: the export of an empty platform.
+    empty = spark.createDataFrame([], TWEETS.schema)
+    empty.write.parquet(f"{cfg.storage.landing_root}/tweets")
+    result = ingest_table(spark, cfg, TWEETS, AS_OF, full=True)
+    assert (result.read, result.written, result.quarantined) == (0, 0, 0)
+    assert raw(spark, cfg, "tweets").count() == 0
+    assert raw(spark, cfg, "tweets").schema == TWEETS.schema
+
+
+def _parquet_files(cfg, name):
+    return sorted(Path(cfg.storage.landing_root, name).rglob("*.parquet"))
+
+
+# Spark reads one file's footer to infer the schema when the export is loaded, and the
+# others in the first action: a damaged file must be caught in both places.
+@pytest.mark.parametrize(
+    ("day", "checksum", "why"),
+    [
+        ("2026-11-27", False, "not a valid Parquet file: truncated or corrupt"),
+        (
+            "2026-11-28",
+            True,  # the local file system also has the file's stale .crc
+            "its checksum does not match: changed after it was written, or corrupt",
+        ),
+    ],
+)
+def test_a_truncated_export_file_fails_naming_table_and_file_and_writes_nothing(
+    spark, cfg, capsys, day, checksum, why
+):
+    typed = spark.createDataFrame(
+        [
+            (1, 10, TS(2026, 11, 28, 8), "hi", None, [11], AS_OF),
+            (2, 11, TS(2026, 11, 27, 8), "yo", None, [], dt.date(2026, 11, 27)),
+        ],
+        TWEETS.schema,
+    )
+    write_export(typed, cfg.storage.landing_root, TWEETS, "parquet")
+    argv = ["ingest", "--table", "tweets", "--as-of-date", AS_OF.isoformat()]
+    argv += ["--set", f"storage.root={cfg.storage.root}", "--set", "ingest.days=3"]
+    assert main(argv) == 0
+    refs = [
+        TableRef("raw", "tweets", path=f"{cfg.storage.root}/raw/tweets"),
+        TableRef("quality", "quarantine", path=f"{cfg.storage.root}/quality/quarantine"),
+    ]
+    versions = [table_version(spark, ref) for ref in refs]
+    capsys.readouterr()
+
+    # The file loses its second half, as in an interrupted copy.
+    damaged = next(p for p in _parquet_files(cfg, "tweets") if f"event_date={day}" in str(p))
+    damaged.write_bytes(damaged.read_bytes()[:200])
+    if not checksum:
+        for crc in damaged.parent.glob(".*.crc"):
+            crc.unlink()
+
+    assert main(argv) == 1
+    assert capsys.readouterr().err == (
+        f"botdetect ingest: error: ingest: table 'tweets': export file {damaged} cannot be "
+        f"read ({why}); nothing was written for this table: replace or remove the file and "
+        "rerun\n"
+    )
+    assert [table_version(spark, ref) for ref in refs] == versions  # no new Delta version
+    assert raw(spark, cfg, "tweets").count() == 2
+
+
+def test_unreadable_file_messages_come_from_sparks_error_text():
+    text = (
+        "An error occurred while calling o75.load.\n: org.apache.spark.SparkException: "
+        "[FAILED_READ_FILE.NO_HINT] Encountered error while reading file "
+        "file:///data/landing/logins/event_date=2026-11-28/part-0.csv.  SQLSTATE: KD001"
+    )
+    assert describe_unreadable_file(text) == (
+        "file /data/landing/logins/event_date=2026-11-28/part-0.csv cannot be read "
+        "(Spark error FAILED_READ_FILE.NO_HINT)"
+    )
+    assert describe_unreadable_file("[PATH_NOT_FOUND] Path does not exist") is None
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from botdetect.features.stage import run_features
 from botdetect.generate.stage import run_generate
 from botdetect.ingest import run_ingest
 from botdetect.quality.checks import orphan_fraction, volume_change
-from botdetect.quality.gx import run_checks
-from botdetect.quality.stage import QualityGateError, run_validate
+from botdetect.quality.gx import CheckResult, run_checks
+from botdetect.quality.stage import QualityGateError, critical_failures, run_validate
 from botdetect.quality.suites import apply_overrides, features_suite, raw_suite
 from tests.conftest import tiny_config
 
@@ -175,6 +175,30 @@ def test_missing_feature_rows_and_duplicate_accounts_are_caught(spark):
     assert ("account_features", "ExpectColumnValuesToBeUnique", "account_id") in got
     assert ("account_features", "ExpectTableRowCountToEqual", "") in got
     assert doubled.columns[: len(KEY_COLUMNS)] == KEY_COLUMNS
+
+
+def test_an_empty_feature_table_fails_on_its_row_count_first(spark):
+    empty = features_df(spark).where("false")
+    table_checks = [c for c in features_suite(CFG, accounts=0) if c.column == ""]
+    results = run_checks(empty, "account_features", table_checks)
+    assert failures(results) == {("account_features", "ExpectTableRowCountToBeBetween", "")}
+    column = CheckResult(
+        "account_features",
+        "ExpectColumnMinToBeBetween",
+        "tweets_1d",
+        "critical",
+        False,
+        None,
+        None,
+        None,
+        None,
+    )
+    warning = dataclasses.replace(results[0], column="x", severity="warning", success=False)
+    ordered = critical_failures([column, warning, *results])
+    assert [(r.expectation, r.column) for r in ordered] == [
+        ("ExpectTableRowCountToBeBetween", ""),
+        ("ExpectColumnMinToBeBetween", "tweets_1d"),
+    ]
 
 
 def test_severity_can_be_overridden_from_conf():

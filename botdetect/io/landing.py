@@ -6,6 +6,10 @@ lakehouse through exactly the same ingest code as a real platform export.
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterator
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -15,7 +19,52 @@ from botdetect.contract import SourceTable
 
 
 class SourceNotFoundError(FileNotFoundError):
-    """A source export that ingest was asked to read does not exist."""
+    """A source export that ingest was asked to read does not exist (or holds no files)."""
+
+
+class SourceReadError(RuntimeError):
+    """A file of a source export cannot be read (truncated, corrupt, not its format)."""
+
+
+_UNREADABLE = (
+    re.compile(
+        r"\[FAILED_READ_FILE\.(?P<kind>\w+)\] Encountered error while reading file "
+        r"(?:file:)?/*(?P<path>/.+?)\.(?:\s|$)"
+    ),
+    # Hadoop's local file system checks a file against its .crc before Spark sees it.
+    re.compile(r"ChecksumException: Checksum error: (?:file:)?/*(?P<path>/.+?) at \d+ exp"),
+)
+
+
+def describe_unreadable_file(text: str) -> str | None:
+    """Which export file Spark failed to read and why, from its error text; else None."""
+    match = next((m for m in (p.search(text) for p in _UNREADABLE) if m), None)
+    if match is None:
+        return None
+    kind = match.groupdict().get("kind")
+    if "ChecksumException" in text:
+        why = "its checksum does not match: changed after it was written, or corrupt"
+    elif "is not a Parquet file" in text or kind == "CANNOT_READ_FILE_FOOTER":
+        why = "not a valid Parquet file: truncated or corrupt"
+    else:
+        why = f"Spark error FAILED_READ_FILE.{kind}"
+    return f"file {match.group('path')} cannot be read ({why})"
+
+
+@contextlib.contextmanager
+def reading_export(table: str) -> Iterator[None]:
+    """Turn Spark's failure to read one of `table`'s export files into a SourceReadError
+    that names the table and the file; any other error passes through unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        message = describe_unreadable_file(str(exc))
+        if message is None:
+            raise
+        raise SourceReadError(
+            f"ingest: table {table!r}: export {message}; nothing was written for this "
+            "table: replace or remove the file and rerun"
+        ) from exc
 
 
 def export_path(landing_root: str, table: str) -> str:
@@ -52,11 +101,20 @@ def read_export(
         # Read JSON values as text so that a bad value is quarantined, not guessed at.
         reader = reader.option("primitivesAsString", "true")
     try:
-        df = reader.load(path)
+        with reading_export(table.name):
+            df = reader.load(path)  # reads file footers to infer the schema
     except AnalysisException as exc:
-        if "PATH_NOT_FOUND" in str(exc) or "UNABLE_TO_INFER_SCHEMA" in str(exc):
+        if "PATH_NOT_FOUND" in str(exc):
             raise SourceNotFoundError(
                 f"ingest: no export for table {table.name!r} at {path}"
+            ) from None
+        if "UNABLE_TO_INFER_SCHEMA" in str(exc):
+            # A folder without data files: an empty or unfinished export. Refused rather
+            # than read as zero rows, which would replace the raw table with nothing.
+            raise SourceNotFoundError(
+                f"ingest: the export of table {table.name!r} at {path} holds no data files "
+                "(empty or unfinished); an export with no rows must still carry a file "
+                "with its schema"
             ) from None
         raise
     return df.withColumn("_source_file", F.col("_metadata.file_path"))

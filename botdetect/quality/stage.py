@@ -196,6 +196,12 @@ tr.critical{{background:#f8d7da}} tr.warning{{background:#fff3cd}} tr.ok{{backgr
 """
 
 
+def critical_failures(results: list[CheckResult]) -> list[CheckResult]:
+    """The failed critical checks, table-level ones (row counts) first: an empty table
+    fails every column check too, and its row count is the one that explains them."""
+    return sorted((r for r in results if r.is_critical_failure), key=lambda r: r.column != "")
+
+
 def run_validate(spark: SparkSession, cfg: Config, stage: str) -> tuple[list[CheckResult], Path]:
     """Validate one stage for the run date; raise QualityGateError on critical failures."""
     if stage not in STAGES:
@@ -209,7 +215,7 @@ def run_validate(spark: SparkSession, cfg: Config, stage: str) -> tuple[list[Che
     for r in results:
         if not r.success and r.severity != "critical":
             log.warning("quality warning: %s", r.message())
-    critical = [r for r in results if r.is_critical_failure]
+    critical = critical_failures(results)
     if critical:
         lines = "\n  ".join(r.message() for r in critical[:20])
         raise QualityGateError(

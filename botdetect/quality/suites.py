@@ -117,6 +117,8 @@ def features_suite(cfg: Config, accounts: int) -> list[Check]:
         Check("ExpectColumnValuesToNotBeNull", {"column": "account_id"}),
         Check("ExpectColumnValuesToBeUnique", {"column": "account_id"}),
         Check("ExpectTableRowCountToEqual", {"value": accounts}),
+        # No accounts (an empty world, accounts not ingested) leaves nothing to score.
+        Check("ExpectTableRowCountToBeBetween", {"min_value": 1}),
     ]
     for name in columns:
         low, high = _feature_bounds(name)

@@ -89,6 +89,23 @@ class TrainResult:
     metrics: dict[str, float]
 
 
+def no_rows_message(
+    features: str, has_features: bool, labels: str, has_labels: bool, as_of: dt.date
+) -> str:
+    """Why no labelled feature row exists for the date, naming the table to fix."""
+    if not has_features:
+        return (
+            f"table {features} has no rows for {as_of} (no accounts, or features were not "
+            f"computed for that date); run `botdetect features --as-of-date {as_of}`"
+        )
+    if not has_labels:
+        return (
+            f"table {labels} has no rows for {as_of} (no labelled accounts, or labels were not "
+            "written for that date); run `botdetect labels` for that date"
+        )
+    return f"tables {features} and {labels} share no account for {as_of}"
+
+
 def model_curve(model: PipelineModel, eval_df: DataFrame, bins: int) -> list[ev.Point]:
     """The weighted curve of a model on an evaluation split (label, w)."""
     return ev.curve(ev.score_histogram(score(model, eval_df, ["label", "w"]), bins), bins)
@@ -248,8 +265,13 @@ def run_train(spark: SparkSession, cfg: Config, *, force: bool = False) -> Train
         }
         if not counts:
             raise TrainingDataError(
-                f"tables {features_ref.label} and {labels_ref.label} share no account for "
-                f"{as_of}; run `botdetect labels` for that date"
+                no_rows_message(
+                    features_ref.label,
+                    features_df.limit(1).count() > 0,
+                    labels_ref.label,
+                    labels_df.limit(1).count() > 0,
+                    as_of,
+                )
             )
         check_classes(counts, tcfg.min_positives)
         validation_df = evaluation_rows(labelled, "validation")
