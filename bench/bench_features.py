@@ -26,7 +26,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from botdetect.config import FeaturesConfig, load_config
+from botdetect.features.controller import with_sharers
 from botdetect.features.daily import tweet_partials
+from botdetect.features.rollup import kind_elements, window_elements
 from botdetect.features.stage import run_features
 from botdetect.features.text import NUMBER_RE, URL_RE
 from botdetect.generate.stage import run_generate
@@ -154,6 +156,37 @@ def compare_engines(spark: SparkSession, landing: str, cfg: FeaturesConfig) -> t
     return spark_s, duck_s
 
 
+def _largest_key(df: DataFrame, key: list[str]) -> dict[str, float]:
+    """Rows of the most frequent key of a join input, and its share of all rows."""
+    counts = df.groupBy(*key).count()
+    total, largest = counts.agg(F.sum("count"), F.max("count")).first()
+    return {"rows": total, "largest_key_rows": largest, "largest_key_share": largest / total}
+
+
+def join_key_skew(
+    spark: SparkSession, root: str, as_of: dt.date, cfg: FeaturesConfig
+) -> dict[str, dict[str, float]]:
+    """How concentrated the keys of the joins exposed to hot IPs and templates are.
+
+    Measured on the inputs the feature job joins, after its hot-key handling: a share
+    well above 1 / shuffle partitions would put one task behind all others.
+    """
+    daily = spark.read.format("delta").load(f"{root}/features/features_daily")
+    elements = window_elements(daily, as_of, max(cfg.windows))
+    ip_pairs = with_sharers(kind_elements(elements, "ip_hashes"))
+    template_pairs = with_sharers(kind_elements(elements, "long_templates"))
+    return {
+        "ip_pairs_all": _largest_key(ip_pairs, ["resource"]),
+        "ip_pairs_non_hot": _largest_key(
+            ip_pairs.where(F.col("sharers") <= cfg.hot_ip_accounts), ["resource"]
+        ),
+        "template_pairs_all": _largest_key(template_pairs, ["resource"]),
+        "template_pairs_non_common": _largest_key(
+            template_pairs.where(F.col("sharers") <= cfg.common_template_accounts), ["resource"]
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=100_000)
@@ -187,7 +220,7 @@ def main() -> None:
         compare_engines(spark, f"{root}/landing/tweets", cfg.features)
         return
     start = time.monotonic()
-    run_features(spark, dataclasses.replace(cfg, as_of_date=as_of), full_refresh=True)
+    full = run_features(spark, dataclasses.replace(cfg, as_of_date=as_of), full_refresh=True)
     full_s = time.monotonic() - start
     start = time.monotonic()
     daily = run_features(spark, cfg)
@@ -204,6 +237,11 @@ def main() -> None:
         "full_refresh_tweets_per_s": round(tweets_rows / full_s),
         "daily_increment_seconds": round(daily_s, 1),
         "daily_over_full": round(daily_s / full_s, 3),
+        "full_refresh_partials_seconds": round(full.partials_seconds, 1),
+        "full_refresh_rollup_seconds": round(full.rollup_seconds, 1),
+        "daily_partials_seconds": round(daily.partials_seconds, 1),
+        "daily_rollup_seconds": round(daily.rollup_seconds, 1),
+        "join_key_skew": join_key_skew(spark, root, as_of, cfg.features),
         "tweet_partials_spark_seconds": round(spark_partials_s, 1),
         "tweet_partials_duckdb_seconds": round(duck_s, 1),
         "spark_over_duckdb": round(spark_partials_s / duck_s, 2),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -50,6 +51,8 @@ class FeaturesResult:
     daily_dates: list[dt.date]  # event days whose partials this run (re)computed
     accounts: int
     columns: int
+    partials_seconds: float = 0.0  # computing and writing the daily partials
+    rollup_seconds: float = 0.0  # the window roll-up into account_features
 
 
 def _fill(column: str) -> F.Column:
@@ -174,6 +177,7 @@ def run_features(
     predicate = _in_dates(dates)
     # The day's tweets feed three aggregates and its logins two: persist them so each
     # raw partition is read once per run.
+    started = time.monotonic()
     tweets_df = raw["tweets"].where(predicate).persist(StorageLevel.MEMORY_AND_DISK)
     logins_df = raw["logins"].where(predicate).persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -185,6 +189,7 @@ def run_features(
         tweets_df.unpersist()
         logins_df.unpersist()
 
+    partials_done = time.monotonic()
     start = as_of - dt.timedelta(days=max(fcfg.windows) - 1)
     daily_df = read_table(spark, daily_ref).where(F.col("event_date").between(start, as_of))
     visible = created_by(as_of)
@@ -211,9 +216,17 @@ def run_features(
         )
     finally:
         elements_df.unpersist()
+    rolled_up = time.monotonic()
+    log.info(
+        "features: partials %.1f s, roll-up %.1f s",
+        partials_done - started,
+        rolled_up - partials_done,
+    )
     return FeaturesResult(
         as_of_date=as_of,
         daily_dates=dates,
         accounts=written.count(),
         columns=len(written.columns) - len(KEY_COLUMNS),
+        partials_seconds=partials_done - started,
+        rollup_seconds=rolled_up - partials_done,
     )
