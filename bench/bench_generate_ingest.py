@@ -43,8 +43,15 @@ def peak_rss_mib() -> dict[str, float]:
 
 def _children(pid: int) -> list[int]:
     kids = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:  # the process ended
+        return kids
+    for task in tasks:
+        try:
+            text = (task / "children").read_text().split()
+        except FileNotFoundError:  # a JVM thread ended during the walk
+            continue
         for child in map(int, text):
             kids += [child, *_children(child)]
     return kids
