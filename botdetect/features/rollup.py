@@ -11,7 +11,7 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from botdetect.features.daily import HOURS
+from botdetect.features.daily import DAILY_COLUMNS, HOURS, KEYS
 
 
 def in_window(as_of: dt.date, days: int, column: str = "event_date") -> Column:
@@ -228,25 +228,7 @@ _AGG_NAMES = [
 
 
 # The scalar columns of `features_daily` the window aggregates read.
-_SCALARS = [
-    "n_tweets",
-    "n_replies",
-    "n_with_url",
-    "n_night",
-    "active_minutes",
-    "n_gaps",
-    "gap_sum",
-    "gap_sq_sum",
-    "hour_counts",
-    "first_tweet_ts",
-    "last_tweet_ts",
-    "n_interactions_given",
-    "n_retweets_given",
-    "n_engagement_received",
-    "n_logins",
-    "n_failed_logins",
-    "n_sync_logins",
-]
+_SCALARS = [c for c in DAILY_COLUMNS if c not in KEYS and c not in SET_COLUMNS]
 
 
 def activity_features(
