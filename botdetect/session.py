@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -78,6 +80,9 @@ def get_spark(conf: SparkConfig) -> SparkSession:
             if not existing.contains(key):
                 builder = builder.config(key, value)
         return apply_runtime_conf(builder.getOrCreate(), conf)
+    # Python workers (the generator's) run this interpreter, with the same packages, unless
+    # the caller chose one; PySpark's own default is whatever `python3` is on the PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = builder.appName(conf.app_name)
     settings = {
         **LOCAL_DEFAULTS,
