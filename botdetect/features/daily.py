@@ -284,7 +284,7 @@ def daily_partials(
     filled = joined.select(
         *KEYS,
         *[F.coalesce(F.col(c), F.lit(0)).cast("int").alias(c) for c in _COUNTS],
-        *[F.coalesce(F.col(c), F.array().cast("array<bigint>")).alias(c) for c in _ARRAYS],
+        *[F.coalesce(F.col(c), _no_ids()).alias(c) for c in _ARRAYS],
         F.coalesce(F.col("hour_counts"), F.array_repeat(F.lit(0), HOURS)).alias("hour_counts"),
         "first_tweet_ts",
         "last_tweet_ts",

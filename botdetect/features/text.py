@@ -45,10 +45,6 @@ def tokens(normalised: Column) -> Column:
     )
 
 
-def token_count(normalised: Column) -> Column:
-    return F.size(tokens(normalised))
-
-
 def minhash_words(token_array: Column) -> Column:
     """The tokens a near-duplicate key hashes: words, without the masks."""
     return F.filter(token_array, lambda w: ~w.startswith("<"))
