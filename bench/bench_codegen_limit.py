@@ -24,10 +24,10 @@ def measure(limit: str | None) -> float:
     from botdetect.session import get_spark
 
     spark_conf = load_config("local").spark
-    extra = {k: v for k, v in spark_conf.extra.items() if k != "spark.sql.codegen.hugeMethodLimit"}
+    sql = {k: v for k, v in spark_conf.sql.items() if k != "spark.sql.codegen.hugeMethodLimit"}
     if limit:
-        extra["spark.sql.codegen.hugeMethodLimit"] = limit
-    spark = get_spark(dataclasses.replace(spark_conf, extra=extra))
+        sql["spark.sql.codegen.hugeMethodLimit"] = limit
+    spark = get_spark(dataclasses.replace(spark_conf, sql=sql))
     key = F.col("id")
     df = spark.range(0, ROWS, numPartitions=8).select(
         text.fill_placeholders(text.human_text(7, key), 7, key).alias("text")

@@ -109,7 +109,14 @@ def spark_totals(partials: DataFrame) -> dict[str, float]:
     return partials.agg(*exprs).first().asDict()
 
 
-def duckdb_partials(path: str, cfg: FeaturesConfig) -> tuple[float, list[tuple]]:
+def duckdb_memory(driver_memory: str) -> str:
+    """DuckDB's memory limit equal to a Spark memory setting ("4g" -> "4GiB"): the two
+    engines get the same memory, and together they fit where the driver alone did."""
+    units = {"k": "KiB", "m": "MiB", "g": "GiB", "t": "TiB"}
+    return f"{driver_memory[:-1]}{units[driver_memory[-1].lower()]}"
+
+
+def duckdb_partials(path: str, cfg: FeaturesConfig, memory_limit: str) -> tuple[float, list[tuple]]:
     """Seconds for DuckDB to compute the tweet aggregates into a table (all cores)."""
     import duckdb
 
@@ -124,7 +131,7 @@ def duckdb_partials(path: str, cfg: FeaturesConfig) -> tuple[float, list[tuple]]
         night=", ".join(str(h) for h in cfg.night_hours),
         max_tokens=cfg.common_template_max_tokens,
     )
-    con = duckdb.connect()
+    con = duckdb.connect(config={"memory_limit": memory_limit})
     start = time.monotonic()
     con.execute(f"CREATE TABLE partials AS {sql}")
     seconds = time.monotonic() - start
@@ -133,17 +140,20 @@ def duckdb_partials(path: str, cfg: FeaturesConfig) -> tuple[float, list[tuple]]
     return seconds, con.execute(f"SELECT {CHECK_SQL} FROM partials").fetchall()
 
 
-def compare_engines(spark: SparkSession, landing: str, cfg: FeaturesConfig) -> tuple[float, float]:
+def compare_engines(
+    spark: SparkSession, landing: str, cfg: FeaturesConfig, memory: str
+) -> tuple[float, float]:
     """Seconds for Spark's `tweet_partials` and DuckDB's SQL on the same Parquet export.
 
-    Exits when the two disagree on any CHECKED total.
+    DuckDB gets `memory` (the Spark driver's setting). Exits when the two disagree on any
+    CHECKED total.
     """
     export = spark.read.parquet(landing)
     tweet_partials(export, cfg).write.format("noop").mode("overwrite").save()  # warm-up
     start = time.monotonic()
     tweet_partials(export, cfg).write.format("noop").mode("overwrite").save()
     spark_s = time.monotonic() - start
-    duck_s, duck_totals = duckdb_partials(landing, cfg)
+    duck_s, duck_totals = duckdb_partials(landing, cfg, duckdb_memory(memory))
     totals = spark_totals(tweet_partials(export, cfg))
     mismatched = {
         name: (value, duck)
@@ -217,7 +227,7 @@ def main() -> None:
     tweets_rows = spark.read.format("delta").load(f"{root}/raw/tweets").count()
 
     if args.partials_only:
-        compare_engines(spark, f"{root}/landing/tweets", cfg.features)
+        compare_engines(spark, f"{root}/landing/tweets", cfg.features, cfg.spark.driver_memory)
         return
     start = time.monotonic()
     full = run_features(spark, dataclasses.replace(cfg, as_of_date=as_of), full_refresh=True)
@@ -227,7 +237,9 @@ def main() -> None:
     daily_s = time.monotonic() - start
     assert daily.daily_dates == [cfg.as_of_date], daily.daily_dates
 
-    spark_partials_s, duck_s = compare_engines(spark, f"{root}/landing/tweets", cfg.features)
+    spark_partials_s, duck_s = compare_engines(
+        spark, f"{root}/landing/tweets", cfg.features, cfg.spark.driver_memory
+    )
 
     report = {
         "accounts": args.accounts,

@@ -58,6 +58,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from botdetect import cli
+from botdetect.audit import code_version
 from botdetect.config import BOT_KINDS, Config, load_config, training_config
 from botdetect.features.stage import run_features
 from botdetect.generate.stage import run_generate
@@ -239,7 +240,9 @@ def features_peer(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     """Spark's tweet partials against DuckDB's on the tweets export (bench_features.py)."""
     landing = f"{cfg.storage.landing_root.rstrip('/')}/tweets"
     try:
-        (spark_s, duck_s), m = measured(lambda: compare_engines(spark, landing, cfg.features))
+        (spark_s, duck_s), m = measured(
+            lambda: compare_engines(spark, landing, cfg.features, cfg.spark.driver_memory)
+        )
     except SystemExit as exc:  # the engines disagree: keep the stages' numbers
         return {"error": str(exc)}
     return {
@@ -432,6 +435,7 @@ def run_scale(args: argparse.Namespace, accounts: int) -> int:
     cfg = load_config(args.conf, overrides)
     spark = get_spark(cfg.spark)
     out: dict[str, Any] = {"accounts": accounts, "stages": [], "error": None}
+    out |= {"code": code_version(), "date": time.strftime("%Y-%m-%d")}
     start = time.monotonic()
     try:
         world = run_stages(spark, cfg, out["stages"])
@@ -522,8 +526,8 @@ def analyse(runs: list[dict[str, Any]]) -> dict[str, Any]:
     driver = {s: driver_trend(p) for s, p in stages.items()}
     driver_flat = {s: everywhere[s] and d["growth"] <= FLAT_BAND for s, d in driver.items()}
     peers = [r.get("peers") or {} for r in runs]
-    ratios = [p.get("features", {}).get("spark_over_duckdb") for p in peers]
-    largest_ratio = next((x for x in reversed(ratios) if x is not None), None)
+    # The goal is judged at the largest scale only: None if its peer did not finish.
+    largest_ratio = peers[-1].get("features", {}).get("spark_over_duckdb") if peers else None
     complete = [r for r in runs if r["error"] is None]
     return {
         "scale_count": len(runs),
@@ -684,6 +688,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-peers", action="store_true", help="stages only")
     parser.add_argument("--keep-data", action="store_true", help="keep each scale's tables")
+    parser.add_argument(
+        "--with",
+        dest="earlier",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="an earlier result whose other scales join the analysis (repeatable): "
+        "the largest scale can run in a session of its own",
+    )
     parser.add_argument("--scale-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.scales = sorted(int(a) for a in args.accounts.split(","))
@@ -692,16 +705,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def earlier_runs(paths: Sequence[str], exclude: Sequence[int]) -> list[dict[str, Any]]:
+    """The runs of earlier result files, minus the scales this invocation measures again."""
+    found: dict[int, dict[str, Any]] = {}
+    for path in paths:
+        for run in json.loads(Path(path).read_text())["runs"]:
+            if run["accounts"] not in exclude:
+                found[run["accounts"]] = run  # a later file wins
+    return list(found.values())
+
+
 def main() -> None:
     args = parse_args()
     if args.scale_worker:
         sys.exit(run_scale(args, args.scales[0]))
     Path(args.root).mkdir(parents=True, exist_ok=True)
+    earlier = earlier_runs(args.earlier, exclude=args.scales)
     runs: list[dict[str, Any]] = []
     start = time.monotonic()
     for accounts in args.scales:
         runs.append(measure_scale(args, accounts))
-        analysis = write_outputs(args, runs)  # after every scale: a later crash keeps these
+        # After every scale: a later crash keeps these.
+        analysis = write_outputs(args, sorted([*earlier, *runs], key=lambda r: r["accounts"]))
+    runs = sorted([*earlier, *runs], key=lambda r: r["accounts"])
     print_stages(runs, analysis)
     print_peers(runs)
     print_goals(analysis)

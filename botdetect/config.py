@@ -38,6 +38,9 @@ class SparkConfig:
     ui_enabled: bool = False
     jars_dir: str | None = ".jars"
     extra: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Runtime SQL settings (AQE, file sizes) set on every session, including one that
+    # spark-submit or Databricks built: `extra` only reaches sessions botdetect builds.
+    sql: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,6 +214,7 @@ class ScoreConfig:
     min_tweets_per_hour: int = 5
     reasons: int = 3
     reason_features: int = 15
+    queue_members: int = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -345,6 +349,7 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
     "score.min_tweets_per_hour": ("must be at least 1", lambda v: v >= 1),
     "score.reasons": ("must be between 0 and 20", lambda v: 0 <= v <= 20),
     "score.reason_features": ("must be at least 1", lambda v: v >= 1),
+    "score.queue_members": ("must be at least 1", lambda v: v >= 1),
     "report.period_days": ("must be between 1 and 366", lambda v: 1 <= v <= 366),
     "report.decisions": (
         "must be a non-empty list of block, review, rate_limit",
@@ -374,6 +379,7 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
 FORMATS = ("parquet", "csv", "json")
 FREE_FORM_MAPS = (
     "spark.extra",
+    "spark.sql",
     "ingest.csv_options",
     "quality.feature_means",
     "quality.severity_overrides",

@@ -21,7 +21,6 @@ DELTA_CONF = {
 # Local-mode defaults that keep a 2-core laptop responsive; clusters set their own.
 LOCAL_DEFAULTS = {
     "spark.sql.session.timeZone": "UTC",
-    "spark.sql.adaptive.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.sql.sources.partitionOverwriteMode": "static",
@@ -51,10 +50,21 @@ def delta_jars(jars_dir: str | Path) -> list[str]:
 
 def apply_runtime_conf(spark: SparkSession, conf: SparkConfig) -> SparkSession:
     """Settings botdetect relies on wherever it runs, applied to an existing session:
-    UTC session time (dates and hours in the data contract are UTC) and the configured
-    shuffle partitions (`spark.shuffle_partitions`, per environment in conf)."""
+    UTC session time (dates and hours in the data contract are UTC), the configured
+    shuffle partitions and the runtime SQL settings (`spark.shuffle_partitions` and
+    `spark.sql`, per environment in conf)."""
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.shuffle.partitions", str(conf.shuffle_partitions))
+    for key, value in conf.sql.items():
+        try:
+            spark.conf.set(key, str(value))
+        except Exception as exc:  # a static or platform-managed setting
+            raise SessionError(
+                f"spark.sql setting {key!r} cannot be set on this session "
+                f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}); "
+                "move it to spark.extra (set when a session is built) or to the "
+                "cluster's configuration"
+            ) from exc
     return spark
 
 
@@ -97,7 +107,7 @@ def get_spark(conf: SparkConfig) -> SparkSession:
     builder = builder.master(conf.master)
     for key, value in settings.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    spark = apply_runtime_conf(builder.getOrCreate(), conf)
     spark.sparkContext.setLogLevel("WARN")
     log.info("started Spark %s (%s)", spark.version, conf.master)
     return spark

@@ -80,6 +80,39 @@ class World:
     cfg: Config  # the same, loaded, with as_of_date = E2E_DATE
     first_out: str  # what the two pipeline runs printed
     second_out: str
+    plans: list[tuple[str, str]]  # (table, physical plan) of every table write in both runs
+
+
+# Modules that call the table writers by their own name for them.
+_WRITERS = (
+    "botdetect.io.tables",
+    "botdetect.features.stage",
+    "botdetect.ingest",
+    "botdetect.quality.stage",
+    "botdetect.generate.stage",
+)
+
+
+@contextlib.contextmanager
+def recorded_write_plans() -> Iterator[list[tuple[str, str]]]:
+    """Record the physical plan (before AQE re-plans it) of every DataFrame written."""
+    import importlib
+    from unittest import mock
+
+    from botdetect.io import tables
+
+    plans: list[tuple[str, str]] = []
+    original = tables.write_table
+
+    def recording(df, ref, **kwargs):
+        plans.append((ref.label, df._jdf.queryExecution().executedPlan().toString()))
+        return original(df, ref, **kwargs)
+
+    with contextlib.ExitStack() as stack:
+        for name in _WRITERS:
+            module = importlib.import_module(name)
+            stack.enter_context(mock.patch.object(module, "write_table", recording))
+        yield plans
 
 
 def _args(root) -> list[str]:
@@ -103,20 +136,21 @@ def e2e_world(spark, tmp_path_factory):
         return buffer.getvalue()
 
     run(["generate", "--as-of-date", E2E_DATE.isoformat(), *args])
-    first = run(
-        [
-            "pipeline",
-            "--as-of-date",
-            E2E_FIRST.isoformat(),
-            "--no-generate",
-            "--full-ingest",
-            "--full-refresh",
-            "--train",
-            "always",
-            *args,
-        ]
-    )
-    second = run(["pipeline", "--as-of-date", E2E_DATE.isoformat(), "--no-generate", *args])
+    with recorded_write_plans() as plans:
+        first = run(
+            [
+                "pipeline",
+                "--as-of-date",
+                E2E_FIRST.isoformat(),
+                "--no-generate",
+                "--full-ingest",
+                "--full-refresh",
+                "--train",
+                "always",
+                *args,
+            ]
+        )
+        second = run(["pipeline", "--as-of-date", E2E_DATE.isoformat(), "--no-generate", *args])
     # Exactly what the CLI loads for `--set ... --as-of-date E2E_DATE`.
     cfg = load_config(None, [f"storage.root={root}", *E2E_WORLD, f"as_of_date={E2E_DATE}"])
-    return World(args, cfg, first, second)
+    return World(args, cfg, first, second, plans)

@@ -146,10 +146,34 @@ def test_review_queue_groups_flagged_accounts_by_cluster_and_ranks_by_expected_v
         "account_id long, as_of_date date, cluster_id long, score double, decision string,"
         " reasons array<string>, followers long, distinct_recipients_7d long",
     )
-    got = {r["cluster_id"]: r for r in review_queue(scored).collect()}
+    got = {r["cluster_id"]: r for r in review_queue(scored, 100).collect()}
     assert set(got) == {100, 200}
     assert got[100]["accounts"] == 2
     assert got[100]["priority"] == pytest.approx(9.0 + 3.0)
     assert [m["account_id"] for m in got[100]["members"]] == [1, 2]  # highest value first
     assert got[200]["priority"] == pytest.approx(0.7)
     assert got[100]["max_score"] == 0.9
+    # Capped: the row lists the cluster's best account, its totals still count both.
+    capped = {r["cluster_id"]: r for r in review_queue(scored, 1).collect()}
+    assert [m["account_id"] for m in capped[100]["members"]] == [1]
+    assert (capped[100]["accounts"], capped[100]["max_score"]) == (2, 0.9)
+    assert capped[100]["priority"] == pytest.approx(12.0)
+
+
+def test_review_queue_breaks_value_ties_by_account_and_is_empty_without_flags(spark):
+    scored = spark.createDataFrame(
+        [
+            (7, D, 100, 0.5, "review", ["a"], 1, 0),  # value 0.5 x 2, as account 3
+            (3, D, 100, 0.5, "review", None, 0, 1),
+            (5, D, None, 0.6, "rate_limit", ["b"], 0, 0),  # no cluster: a group of its own
+            (9, D, 300, 0.1, "allow", [], 50, 50),
+        ],
+        "account_id long, as_of_date date, cluster_id long, score double, decision string,"
+        " reasons array<string>, followers long, distinct_recipients_7d long",
+    )
+    got = {r["cluster_id"]: r for r in review_queue(scored, 2).collect()}
+    assert set(got) == {100, None}
+    assert [m["account_id"] for m in got[100]["members"]] == [3, 7]
+    assert got[100]["members"][0]["reasons"] is None
+    assert got[None]["accounts"] == 1
+    assert review_queue(scored.where("decision = 'allow'"), 2).count() == 0

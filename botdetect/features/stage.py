@@ -213,6 +213,7 @@ def run_features(
             table_ref(cfg.storage, FEATURES_LAYER, "account_features"),
             "as_of_date",
             as_of,
+            cluster_by="account_id",
         )
     finally:
         elements_df.unpersist()

@@ -18,7 +18,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from botdetect.quantiles import count_below, quantile_cuts
@@ -134,7 +134,7 @@ def reasons(
     return F.transform(kept, lambda s: s["text"])
 
 
-def review_queue(scored_df: DataFrame) -> DataFrame:
+def review_queue(scored_df: DataFrame, max_members: int) -> DataFrame:
     """Flagged, not blocked accounts grouped by botnet cluster, for ops to act on at once.
 
     `scored_df` has account_id, as_of_date, cluster_id, score, decision, reasons and the
@@ -142,6 +142,11 @@ def review_queue(scored_df: DataFrame) -> DataFrame:
     score x reach, reach = 1 + followers + distinct recipients in 7 days (who its tweets
     get to). A cluster's priority is the sum over its queued accounts; readers order by
     it (no global sort here: the queue is written partitioned by date).
+
+    `members` lists the cluster's `max_members` accounts of highest expected value (ties:
+    lower account_id first); `accounts`, `priority` and `max_score` count all of them. The
+    cap bounds a row: one huge cluster would otherwise become one array of all its
+    accounts, built in one task's memory.
     """
     reach = (
         1
@@ -158,9 +163,25 @@ def review_queue(scored_df: DataFrame) -> DataFrame:
         F.col("decision").alias("decision"),
         F.col("reasons").alias("reasons"),
     )
-    return queued.groupBy("as_of_date", "cluster_id").agg(
-        F.sum("expected_value").alias("priority"),
-        F.count("*").cast("int").alias("accounts"),
-        F.max("score").alias("max_score"),
-        F.sort_array(F.collect_list(member), asc=False).alias("members"),
+    cluster = Window.partitionBy("as_of_date", "cluster_id")
+    ranked = queued.select(
+        "*",
+        F.row_number().over(cluster.orderBy(F.desc("expected_value"), "account_id")).alias("rank"),
+        F.sum("expected_value").over(cluster).alias("priority"),
+        F.count("*").over(cluster).cast("int").alias("accounts"),
+        F.max("score").over(cluster).alias("max_score"),
+    )
+    # The same partitioning as the window: the aggregate adds no shuffle.
+    return (
+        ranked.where(F.col("rank") <= max_members)
+        .groupBy("as_of_date", "cluster_id")
+        .agg(
+            F.first("priority").alias("priority"),
+            F.first("accounts").alias("accounts"),
+            F.first("max_score").alias("max_score"),
+            F.transform(
+                F.sort_array(F.collect_list(F.struct(F.col("rank"), member.alias("m")))),
+                lambda e: e["m"],
+            ).alias("members"),
+        )
     )

@@ -179,9 +179,13 @@ def run_score(spark: SparkSession, cfg: Config) -> ScoreResult:
             "max_tweets_per_hour", max_tweets_per_hour(F.col("decision"), cap)
         ).select(*SCORES_SCHEMA.fieldNames())
         written = write_date_partition(
-            final, table_ref(cfg.storage, "scores", "scores"), "as_of_date", as_of
+            final,
+            table_ref(cfg.storage, "scores", "scores"),
+            "as_of_date",
+            as_of,
+            cluster_by="account_id",
         )
-        queue = review_queue(draft)
+        queue = review_queue(draft, scfg.queue_members)
         write_date_partition(
             queue, table_ref(cfg.storage, "scores", "review_queue"), "as_of_date", as_of
         )
