@@ -61,13 +61,16 @@ bench: setup
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/bench_generate_ingest.py --accounts 200000 --days 7
 	$(BIN)/python bench/bench_features.py --accounts 30000 --days 28
+	$(BIN)/python bench/bench_layout.py --accounts 1000000 --dates 3
 
 # Every stage at 1.1M, 11M and 51M tweet rows, with DuckDB / scikit-learn peers (hours on
-# 2 cores). Writes bench/results/pipeline.json and pipeline.png.
+# 2 cores). Writes bench/results/pipeline.json and pipeline.png. Spark and DuckDB get 8 GiB
+# each: together they fit a 24 GiB machine.
 .PHONY: bench-pipeline
 bench-pipeline: setup
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python bench/bench_pipeline.py --accounts 25000,250000,1150000 --days 28
+	$(BIN)/python bench/bench_pipeline.py --accounts 25000,250000,1150000 --days 28 \
+	  --set spark.driver_memory=8g --set spark.shuffle_partitions=16
 
 clean:
 	rm -rf lakehouse mlflow.db spark-warehouse

@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -523,6 +524,12 @@ def analyse(runs: list[dict[str, Any]]) -> dict[str, Any]:
     cost_flat = {
         s: everywhere[s] and all(abs(r - 1) <= FLAT_BAND for r in rs) for s, rs in cost.items()
     }
+    # Linear or better: no scale costs more per row than the one below it (beyond the band).
+    # Cost per row falling with scale is fixed costs amortising; rising would not scale.
+    never_grows = {
+        s: everywhere[s] and all(b <= a * (1 + FLAT_BAND) for a, b in itertools.pairwise(rs))
+        for s, rs in cost.items()
+    }
     driver = {s: driver_trend(p) for s, p in stages.items()}
     driver_flat = {s: everywhere[s] and d["growth"] <= FLAT_BAND for s, d in driver.items()}
     peers = [r.get("peers") or {} for r in runs]
@@ -536,6 +543,10 @@ def analyse(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "goals": {
             "all_scales_completed": len(complete) == len(runs),
             "cost_per_row_flat_within_20pct": {"holds": all(cost_flat.values()), **cost_flat},
+            "cost_per_row_never_grows_with_scale": {
+                "holds": all(never_grows.values()),
+                **never_grows,
+            },
             "driver_peak_flat_within_20pct": {"holds": all(driver_flat.values()), **driver_flat},
             "features_spark_at_most_2x_duckdb": {
                 "holds": largest_ratio is not None and largest_ratio <= DUCKDB_GOAL,
@@ -597,6 +608,10 @@ def print_goals(analysis: dict[str, Any]) -> None:
         if len(ratios) < analysis["scale_count"]:
             shown += f" ({len(ratios)} of {analysis['scale_count']} scales)"
         print(f"  {stage:<18} {shown:<30} {verdict(cost[stage])}")
+    grows = goals["cost_per_row_never_grows_with_scale"]
+    print(f"goal: no stage's cost per row grows with scale (>20%): {verdict(grows['holds'])}")
+    for stage in analysis["cost_vs_largest"]:
+        print(f"  {stage:<18} {verdict(grows[stage])}")
     driver = goals["driver_peak_flat_within_20pct"]
     print(f"goal: driver peak grows at most 20% smallest -> largest: {verdict(driver['holds'])}")
     for stage, d in analysis["driver_peak_trend"].items():
@@ -607,9 +622,10 @@ def print_goals(analysis: dict[str, Any]) -> None:
             f"{verdict(driver[stage])}"
         )
     duck = goals["features_spark_at_most_2x_duckdb"]
+    ratio = duck["spark_over_duckdb_at_largest"]
     print(
         f"goal: Spark tweet partials at most {DUCKDB_GOAL:g}x DuckDB (largest scale: "
-        f"{duck['spark_over_duckdb_at_largest']}x): {verdict(duck['holds'])}"
+        f"{'not measured' if ratio is None else f'{ratio}x'}): {verdict(duck['holds'])}"
     )
 
 

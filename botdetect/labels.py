@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import logging
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -203,6 +204,8 @@ def run_labels(spark: SparkSession, cfg: Config, *, force: bool = False) -> Labe
     daily_df = read_table(spark, table_ref(cfg.storage, "features", "features_daily")).where(
         F.col("event_date").between(as_of - dt.timedelta(days=window - 1), as_of)
     )
+    # The expansion reads the window's IPs and devices; the negatives' counts and the write
+    # all use it: compute it once (account ids only, small).
     expanded = expanded_positives(
         daily_df,
         positives,
@@ -210,11 +213,14 @@ def run_labels(spark: SparkSession, cfg: Config, *, force: bool = False) -> Labe
         window,
         cfg.features.hot_ip_accounts,
         cfg.features.hot_device_accounts,
-    )
-    labels_df = build_labels(accounts_df, positives, cleared, expanded, as_of, lcfg)
-    written = write_date_partition(
-        labels_df, table_ref(cfg.storage, "labels", "labels"), "as_of_date", as_of
-    )
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        labels_df = build_labels(accounts_df, positives, cleared, expanded, as_of, lcfg)
+        written = write_date_partition(
+            labels_df, table_ref(cfg.storage, "labels", "labels"), "as_of_date", as_of
+        )
+    finally:
+        expanded.unpersist()
     counts = {
         r["label_source"]: r["count"] for r in written.groupBy("label_source").count().collect()
     }
