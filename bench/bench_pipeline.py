@@ -741,11 +741,10 @@ def main() -> None:
     start = time.monotonic()
     for accounts in args.scales:
         runs.append(measure_scale(args, accounts))
-        # After every scale: a later crash keeps these.
-        analysis = write_outputs(args, sorted([*earlier, *runs], key=lambda r: r["accounts"]))
-    runs = sorted([*earlier, *runs], key=lambda r: r["accounts"])
-    print_stages(runs, analysis)
-    print_peers(runs)
+        merged = sorted([*earlier, *runs], key=lambda r: r["accounts"])
+        analysis = write_outputs(args, merged)  # after every scale: a later crash keeps these
+    print_stages(merged, analysis)
+    print_peers(merged)
     print_goals(analysis)
     print(f"\n{time.monotonic() - start:.0f} s in all; {Path(args.out).with_suffix('.json')}")
 

@@ -20,7 +20,6 @@ DELTA_CONF = {
 
 # Local-mode defaults that keep a 2-core laptop responsive; clusters set their own.
 LOCAL_DEFAULTS = {
-    "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.sql.sources.partitionOverwriteMode": "static",
@@ -98,7 +97,6 @@ def get_spark(conf: SparkConfig) -> SparkSession:
         **LOCAL_DEFAULTS,
         **DELTA_CONF,
         "spark.driver.memory": conf.driver_memory,
-        "spark.sql.shuffle.partitions": str(conf.shuffle_partitions),
         "spark.ui.enabled": str(conf.ui_enabled).lower(),
     }
     if conf.jars_dir is not None:

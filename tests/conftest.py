@@ -83,35 +83,32 @@ class World:
     plans: list[tuple[str, str]]  # (table, physical plan) of every table write in both runs
 
 
-# Modules that call the table writers by their own name for them.
-_WRITERS = (
-    "botdetect.io.tables",
-    "botdetect.features.stage",
-    "botdetect.ingest",
-    "botdetect.quality.stage",
-    "botdetect.generate.stage",
-)
-
-
 @contextlib.contextmanager
 def recorded_write_plans() -> Iterator[list[tuple[str, str]]]:
-    """Record the physical plan (before AQE re-plans it) of every DataFrame written."""
-    import importlib
+    """Record the physical plan (before AQE re-plans it) of every DataFrame written to a
+    path or a table, as (`layer.name`, plan)."""
     from unittest import mock
 
-    from botdetect.io import tables
+    from pyspark.sql.readwriter import DataFrameWriter
 
     plans: list[tuple[str, str]] = []
-    original = tables.write_table
+    save, save_as_table = DataFrameWriter.save, DataFrameWriter.saveAsTable
 
-    def recording(df, ref, **kwargs):
-        plans.append((ref.label, df._jdf.queryExecution().executedPlan().toString()))
-        return original(df, ref, **kwargs)
+    def record(writer: DataFrameWriter, label: str) -> None:
+        plans.append((label, writer._df._jdf.queryExecution().executedPlan().toString()))
 
-    with contextlib.ExitStack() as stack:
-        for name in _WRITERS:
-            module = importlib.import_module(name)
-            stack.enter_context(mock.patch.object(module, "write_table", recording))
+    def recording_save(self, path=None, *args, **kwargs):
+        record(self, ".".join(Path(str(path)).parts[-2:]))
+        return save(self, path, *args, **kwargs)
+
+    def recording_save_as_table(self, name, *args, **kwargs):
+        record(self, name)
+        return save_as_table(self, name, *args, **kwargs)
+
+    with (
+        mock.patch.object(DataFrameWriter, "save", recording_save),
+        mock.patch.object(DataFrameWriter, "saveAsTable", recording_save_as_table),
+    ):
         yield plans
 
 
