@@ -411,7 +411,12 @@ def scoring_peer(
 def run_peers(spark: SparkSession, cfg: Config, world: World) -> dict[str, Any]:
     """All three peers; one failing is recorded and does not stop the others."""
     spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")  # for toPandas
-    peers: dict[str, Any] = {"features": features_peer(spark, cfg)}
+    peers: dict[str, Any] = {}
+    try:
+        peers["features"] = features_peer(spark, cfg)
+    except Exception as exc:  # e.g. DuckDB out of memory: the other peers still run
+        logging.getLogger("bench").exception("bench: features peer failed")
+        peers["features"] = {"error": f"{type(exc).__name__}: {exc}"}
     try:
         peers["train"], forests = training_peer(spark, cfg, world)
         peers["score"] = scoring_peer(spark, cfg, world, forests)
@@ -681,7 +686,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--accounts",
         default=DEFAULT_ACCOUNTS,
-        help=f"comma-separated world sizes in accounts (default {DEFAULT_ACCOUNTS})",
+        help=f"comma-separated world sizes in accounts (default {DEFAULT_ACCOUNTS}); "
+        '"" with --with: only analyse the earlier results',
     )
     parser.add_argument("--days", type=int, default=28, help="days of activity per world")
     parser.add_argument("--root", default="/tmp/botdetect-bench-pipeline", help="scratch space")
@@ -715,7 +721,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--scale-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.scales = sorted(int(a) for a in args.accounts.split(","))
+    args.scales = sorted(int(a) for a in args.accounts.split(",") if a.strip())
+    if not args.scales and not args.earlier:
+        parser.error("--accounts is empty: give --with files to analyse")
     if args.small_world:  # the children get the overrides themselves
         args.overrides = [*SMALL_WORLD, *args.overrides]
     return args
@@ -739,6 +747,9 @@ def main() -> None:
     earlier = earlier_runs(args.earlier, exclude=args.scales)
     runs: list[dict[str, Any]] = []
     start = time.monotonic()
+    merged = sorted(earlier, key=lambda r: r["accounts"])
+    if not args.scales:  # --accounts "": only the analysis of the --with files
+        analysis = write_outputs(args, merged)
     for accounts in args.scales:
         runs.append(measure_scale(args, accounts))
         merged = sorted([*earlier, *runs], key=lambda r: r["accounts"])

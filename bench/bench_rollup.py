@@ -1,0 +1,207 @@
+"""The daily feature run on a kept world, and where its roll-up spends its time.
+
+    .venv/bin/python bench/bench_pipeline.py --accounts 250000 --keep-data ...
+    .venv/bin/python bench/bench_rollup.py --root /tmp/botdetect-bench-pipeline/250000 \
+        --set spark.driver_memory=8g --set spark.shuffle_partitions=16
+
+The world must already hold raw tables, a passed raw quality gate and the window's
+`features_daily` partitions for the as-of date (a `bench_pipeline.py --keep-data` scale
+has all three).
+
+1. Runs `botdetect features` for the as-of date without `--full-refresh`: one day of
+   partials plus the roll-up, the work of a scheduled daily run. `--skip-daily` leaves it
+   out.
+2. Times each part of the roll-up on its own, each ending in a `noop` write so that
+   nothing is collected: the window's element table (persisted, as the job does), the
+   activity aggregates, template sharing, IP and device sharing, connected components,
+   creation bursts, follows, and with `--fused` the whole roll-up as one plan for
+   reference. The parts share scans and shuffles in the fused plan, so their sum
+   exceeds it.
+
+Writes bench/results/rollup_<accounts>.json (or --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench_generate_ingest import RESULTS, peak_rss_mib
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from botdetect.config import Config, FeaturesConfig, load_config
+from botdetect.contract import RAW_LAYER
+from botdetect.features.cluster import cluster_sizes, connected_components
+from botdetect.features.controller import (
+    creation_bursts,
+    non_hot_edges,
+    resource_sharing,
+    template_sharing,
+    with_sharers,
+)
+from botdetect.features.profile import created_by, follow_features, profile_features
+from botdetect.features.rollup import (
+    SET_COLUMNS,
+    activity_features,
+    kind_elements,
+    window_elements,
+)
+from botdetect.features.stage import FEATURES_LAYER, build_account_features, run_features
+from botdetect.io.tables import read_table, table_ref
+from botdetect.privacy import keyed_hash, pseudonym_key
+from botdetect.session import get_spark
+
+log = logging.getLogger("bench")
+
+
+def noop_write(df: DataFrame) -> None:
+    """Compute `df` in full without collecting or storing it."""
+    df.write.format("noop").mode("overwrite").save()
+
+
+def rollup_parts(
+    daily_df: DataFrame,
+    accounts_df: DataFrame,
+    follows_df: DataFrame,
+    as_of: dt.date,
+    cfg: FeaturesConfig,
+    *,
+    fused: bool = False,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Seconds of each roll-up part, and the sizes of its inputs."""
+    windows = sorted(cfg.windows)
+    parts: list[dict[str, Any]] = []
+    start = time.monotonic()
+    elements = window_elements(daily_df, as_of, windows[-1]).persist(StorageLevel.MEMORY_AND_DISK)
+    by_kind = {r["kind"]: r["count"] for r in elements.groupBy("kind").count().collect()}
+    seconds = round(time.monotonic() - start, 2)
+    parts.append({"part": "window elements (explode, persist)", "seconds": seconds})
+    try:
+        ip_pairs = with_sharers(kind_elements(elements, "ip_hashes"))
+        device_pairs = with_sharers(kind_elements(elements, "device_hashes"))
+        edges = non_hot_edges(ip_pairs, cfg.hot_ip_accounts, "ip").unionByName(
+            non_hot_edges(device_pairs, cfg.hot_device_accounts, "device")
+        )
+        steps: list[tuple[str, Callable[[], DataFrame]]] = [
+            (
+                "activity (sums, distinct counts)",
+                lambda: activity_features(daily_df, elements, as_of, windows),
+            ),
+            ("template sharing", lambda: template_sharing(elements, cfg)),
+            ("IP sharing", lambda: resource_sharing(ip_pairs, cfg.hot_ip_accounts, "ip")),
+            (
+                "device sharing",
+                lambda: resource_sharing(device_pairs, cfg.hot_device_accounts, "device"),
+            ),
+            (
+                "connected components",
+                lambda: cluster_sizes(connected_components(edges, cfg.cluster_max_iterations)),
+            ),
+            ("creation bursts", lambda: creation_bursts(accounts_df, cfg)),
+            ("follows", lambda: follow_features(follows_df, as_of, windows)),
+            ("profile", lambda: profile_features(accounts_df, as_of)),
+        ]
+        if fused:
+            steps.append(
+                (
+                    "whole roll-up, fused (reference)",
+                    lambda: build_account_features(
+                        daily_df, accounts_df, follows_df, as_of, cfg, elements
+                    ),
+                )
+            )
+        for name, build in steps:
+            start = time.monotonic()
+            noop_write(build())  # connected components runs its rounds in build()
+            seconds = round(time.monotonic() - start, 2)
+            log.info("roll-up part %s: %.1f s", name, seconds)
+            parts.append({"part": name, "seconds": seconds})
+    finally:
+        elements.unpersist()
+    # What the explode reads (set elements summed over the window's days) against what it
+    # keeps (distinct per account): the room an element state carried day to day would have.
+    exploded = daily_df.agg(
+        *[F.sum(F.size(F.coalesce(c, F.array()))).alias(c) for c in SET_COLUMNS]
+    ).first()
+    sizes = {
+        "features_daily_rows": daily_df.count(),
+        "exploded_rows": sum(exploded[c] or 0 for c in SET_COLUMNS),
+        **{f"exploded_rows_{c}": exploded[c] or 0 for c in SET_COLUMNS},
+        "element_rows": sum(by_kind.values()),
+        **{f"element_rows_{k}": v for k, v in sorted(by_kind.items())},
+    }
+    return parts, sizes
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--root", required=True, help="a world kept by bench_pipeline.py")
+    parser.add_argument("--conf", default="local")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--skip-daily", action="store_true", help="only the roll-up parts")
+    parser.add_argument("--skip-parts", action="store_true", help="only the daily run")
+    parser.add_argument(
+        "--fused", action="store_true", help="also time the whole roll-up as one plan"
+    )
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    cfg = load_config(args.conf, [f"storage.root={args.root}", *args.overrides])
+    as_of = cfg.run_date()
+    spark = get_spark(cfg.spark)
+    report: dict[str, Any] = {"root": args.root, "as_of_date": str(as_of)}
+    if not args.skip_daily:
+        start = time.monotonic()
+        daily = run_features(spark, cfg)
+        report["daily_run"] = {
+            "seconds": round(time.monotonic() - start, 1),
+            "days_of_partials": len(daily.daily_dates),
+            "partials_seconds": round(daily.partials_seconds, 1),
+            "rollup_seconds": round(daily.rollup_seconds, 1),
+        }
+        log.info("daily run: %s", report["daily_run"])
+
+    if not args.skip_parts:
+        report |= roll_up_breakdown(spark, cfg, as_of, fused=args.fused)
+    report["peak_rss_mib"] = peak_rss_mib()
+    out = Path(args.out) if args.out else RESULTS / f"rollup_{cfg.generate.accounts}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
+    for part in report.get("parts", []):
+        print(f"{part['part']:<40} {part['seconds']:>9.1f} s")
+    print(f"wrote {out}")
+
+
+def roll_up_breakdown(
+    spark: SparkSession, cfg: Config, as_of: dt.date, *, fused: bool
+) -> dict[str, Any]:
+    """The world's sizes and the seconds of each roll-up part for `as_of`."""
+    fcfg = cfg.features
+    key = pseudonym_key(fcfg.pseudonym_key_env, cfg.env)
+    start_day = as_of - dt.timedelta(days=max(fcfg.windows) - 1)
+    daily_df = read_table(spark, table_ref(cfg.storage, FEATURES_LAYER, "features_daily")).where(
+        F.col("event_date").between(start_day, as_of)
+    )
+    visible = created_by(as_of)
+    accounts_df = (
+        read_table(spark, table_ref(cfg.storage, RAW_LAYER, "accounts"))
+        .where(visible)
+        .withColumn("creation_ip_h", keyed_hash(F.col("creation_ip"), key))
+        .withColumn("creation_device_h", keyed_hash(F.col("creation_device_id"), key))
+        .drop("creation_ip", "creation_device_id")
+    )
+    follows_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "follows")).where(visible)
+    parts, sizes = rollup_parts(daily_df, accounts_df, follows_df, as_of, fcfg, fused=fused)
+    return {"accounts": accounts_df.count(), **sizes, "parts": parts}
+
+
+if __name__ == "__main__":
+    main()
