@@ -156,12 +156,13 @@ def duckdb_partials(path: str, cfg: FeaturesConfig, memory_limit: str) -> tuple[
 
 
 def compare_engines(
-    spark: SparkSession, landing: str, cfg: FeaturesConfig, memory: str
+    spark: SparkSession, landing: str, cfg: FeaturesConfig, memory: str | None
 ) -> tuple[float, float]:
     """Seconds for Spark's `tweet_partials` and DuckDB's SQL on the same Parquet export.
 
     DuckDB gets `memory` (the Spark driver's setting). Exits when the two disagree on any
-    CHECKED total.
+    CHECKED total. With `memory` None only Spark runs (DuckDB's time is NaN) and its
+    totals are printed.
     """
     export = spark.read.parquet(landing)
     # Warm-up (JIT, file listing) on the first day only: the same plan at 1/days the cost.
@@ -172,6 +173,9 @@ def compare_engines(
     tweet_partials(export, cfg).write.format("noop").mode("overwrite").save()
     spark_s = time.monotonic() - start
     print(f"spark: tweet partials in {spark_s:.1f}s")
+    if memory is None:  # Spark alone: its totals, for a DuckDB run in another process
+        print("spark totals", spark_totals(tweet_partials(export, cfg)))
+        return spark_s, float("nan")
     duck_s, duck_totals = duckdb_partials(landing, cfg, duckdb_memory(memory))
     totals = spark_totals(tweet_partials(export, cfg))
     mismatched = {
@@ -234,6 +238,18 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="configuration override, e.g. spark.driver_memory=8g (repeatable)",
     )
+    parser.add_argument(
+        "--duckdb-only",
+        metavar="MEMORY",
+        default=None,
+        help="with --partials-only and an existing world: only DuckDB, in a process "
+        "without Spark, with this memory limit (e.g. 16g); prints its time and totals",
+    )
+    parser.add_argument(
+        "--spark-only",
+        action="store_true",
+        help="with --partials-only: only Spark; prints its time and totals",
+    )
     args = parser.parse_args()
     root = args.root or f"/tmp/botdetect-bench-features-{args.accounts}"
     as_of = dt.date(2026, 11, 27)
@@ -248,6 +264,15 @@ def main() -> None:
             *args.overrides,
         ],
     )
+    if args.partials_only and args.duckdb_only:
+        seconds, totals = duckdb_partials(
+            f"{root}/landing/tweets", cfg.features, duckdb_memory(args.duckdb_only)
+        )
+        print(
+            f"duckdb {seconds:.1f}s with {args.duckdb_only}; totals",
+            dict(zip(CHECKED, totals[0], strict=True)),
+        )
+        return
     spark = get_spark(cfg.spark)
     if not Path(root, "raw", "tweets", "_delta_log").is_dir():
         run_generate(spark, cfg)
@@ -255,7 +280,8 @@ def main() -> None:
     tweets_rows = spark.read.format("delta").load(f"{root}/raw/tweets").count()
 
     if args.partials_only:
-        compare_engines(spark, f"{root}/landing/tweets", cfg.features, cfg.spark.driver_memory)
+        memory = None if args.spark_only else cfg.spark.driver_memory
+        compare_engines(spark, f"{root}/landing/tweets", cfg.features, memory)
         return
     start = time.monotonic()
     full = run_features(spark, dataclasses.replace(cfg, as_of_date=as_of), full_refresh=True)
