@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_generate_ingest import RESULTS, peak_rss_mib
+from bench_generate_ingest import RESULTS, add_set_option, peak_rss_mib
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -230,14 +230,7 @@ def main() -> None:
         action="store_true",
         help="only the Spark / DuckDB comparison (no feature runs; no JSON written)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="configuration override, e.g. spark.driver_memory=8g (repeatable)",
-    )
+    add_set_option(parser, "configuration override, e.g. spark.driver_memory=8g (repeatable)")
     parser.add_argument(
         "--duckdb-only",
         metavar="MEMORY",

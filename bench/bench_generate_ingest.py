@@ -26,6 +26,13 @@ from botdetect.session import get_spark
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def add_set_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """`--set KEY=VALUE` (repeatable) into `args.overrides`, as the CLI takes it."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help_text
+    )
+
+
 def peak_rss_mib() -> dict[str, float]:
     """High-water resident memory of this process and its children (the JVM), in MiB."""
     out = {}

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bench_features import compare_engines
-from bench_generate_ingest import RESULTS, _children, peak_rss_mib
+from bench_generate_ingest import RESULTS, _children, add_set_option, peak_rss_mib
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -692,14 +692,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=28, help="days of activity per world")
     parser.add_argument("--root", default="/tmp/botdetect-bench-pipeline", help="scratch space")
     parser.add_argument("--conf", default="local", help="environment or YAML (as the CLI)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="configuration override passed to every scale (repeatable)",
-    )
+    add_set_option(parser, "configuration override passed to every scale (repeatable)")
     parser.add_argument(
         "--out", default=str(RESULTS / "pipeline"), help="writes OUT.json and OUT.png"
     )

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench_generate_ingest import RESULTS, peak_rss_mib
+from bench_generate_ingest import RESULTS, add_set_option, peak_rss_mib
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -146,7 +146,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--root", required=True, help="a world kept by bench_pipeline.py")
     parser.add_argument("--conf", default="local")
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    add_set_option(parser, "configuration override, as the CLI takes it (repeatable)")
     parser.add_argument("--skip-daily", action="store_true", help="only the roll-up parts")
     parser.add_argument("--skip-parts", action="store_true", help="only the daily run")
     parser.add_argument(
