@@ -144,15 +144,16 @@ def duckdb_partials(path: str, cfg: FeaturesConfig, memory_limit: str) -> tuple[
             "preserve_insertion_order": False,
         }
     )
-    start = time.monotonic()
-    con.execute(f"CREATE TABLE partials AS {sql}")
-    seconds = time.monotonic() - start
-    rows = con.execute("SELECT count(*) FROM partials").fetchone()[0]
-    print(f"duckdb: {rows} partial rows in {seconds:.1f}s")
-    totals = con.execute(f"SELECT {CHECK_SQL} FROM partials").fetchall()
-    con.close()
-    shutil.rmtree(spill, ignore_errors=True)
-    return seconds, totals
+    try:  # an out-of-memory error must not leave the spill files behind (27 GB at 51M)
+        start = time.monotonic()
+        con.execute(f"CREATE TABLE partials AS {sql}")
+        seconds = time.monotonic() - start
+        rows = con.execute("SELECT count(*) FROM partials").fetchone()[0]
+        print(f"duckdb: {rows} partial rows in {seconds:.1f}s")
+        return seconds, con.execute(f"SELECT {CHECK_SQL} FROM partials").fetchall()
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def compare_engines(

@@ -129,10 +129,11 @@ def rollup_parts(
     # What the explode reads (set elements summed over the window's days) against what it
     # keeps (distinct per account): the room an element state carried day to day would have.
     exploded = daily_df.agg(
-        *[F.sum(F.size(F.coalesce(c, F.array()))).alias(c) for c in SET_COLUMNS]
+        F.count("*").alias("rows"),
+        *[F.sum(F.size(F.coalesce(c, F.array()))).alias(c) for c in SET_COLUMNS],
     ).first()
     sizes = {
-        "features_daily_rows": daily_df.count(),
+        "features_daily_rows": exploded["rows"],
         "exploded_rows": sum(exploded[c] or 0 for c in SET_COLUMNS),
         **{f"exploded_rows_{c}": exploded[c] or 0 for c in SET_COLUMNS},
         "element_rows": sum(by_kind.values()),
