@@ -38,7 +38,6 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from botdetect.config import Config, FeaturesConfig, load_config
-from botdetect.contract import RAW_LAYER
 from botdetect.features.cluster import cluster_sizes, connected_components
 from botdetect.features.controller import (
     creation_bursts,
@@ -47,16 +46,14 @@ from botdetect.features.controller import (
     template_sharing,
     with_sharers,
 )
-from botdetect.features.profile import created_by, follow_features, profile_features
+from botdetect.features.profile import follow_features, profile_features
 from botdetect.features.rollup import (
     SET_COLUMNS,
     activity_features,
     kind_elements,
     window_elements,
 )
-from botdetect.features.stage import FEATURES_LAYER, build_account_features, run_features
-from botdetect.io.tables import read_table, table_ref
-from botdetect.privacy import keyed_hash, pseudonym_key
+from botdetect.features.stage import build_account_features, rollup_inputs, run_features
 from botdetect.session import get_spark
 
 log = logging.getLogger("bench")
@@ -185,23 +182,11 @@ def roll_up_breakdown(
     spark: SparkSession, cfg: Config, as_of: dt.date, *, fused: bool
 ) -> dict[str, Any]:
     """The world's sizes and the seconds of each roll-up part for `as_of`."""
-    fcfg = cfg.features
-    key = pseudonym_key(fcfg.pseudonym_key_env, cfg.env)
-    start_day = as_of - dt.timedelta(days=max(fcfg.windows) - 1)
-    daily_df = read_table(spark, table_ref(cfg.storage, FEATURES_LAYER, "features_daily")).where(
-        F.col("event_date").between(start_day, as_of)
+    inputs = rollup_inputs(spark, cfg, as_of)
+    parts, sizes = rollup_parts(
+        inputs.daily, inputs.accounts, inputs.follows, as_of, cfg.features, fused=fused
     )
-    visible = created_by(as_of)
-    accounts_df = (
-        read_table(spark, table_ref(cfg.storage, RAW_LAYER, "accounts"))
-        .where(visible)
-        .withColumn("creation_ip_h", keyed_hash(F.col("creation_ip"), key))
-        .withColumn("creation_device_h", keyed_hash(F.col("creation_device_id"), key))
-        .drop("creation_ip", "creation_device_id")
-    )
-    follows_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "follows")).where(visible)
-    parts, sizes = rollup_parts(daily_df, accounts_df, follows_df, as_of, fcfg, fused=fused)
-    return {"accounts": accounts_df.count(), **sizes, "parts": parts}
+    return {"accounts": inputs.accounts.count(), **sizes, "parts": parts}
 
 
 if __name__ == "__main__":

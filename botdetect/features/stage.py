@@ -122,6 +122,38 @@ def build_account_features(
     )
 
 
+def window_start(as_of: dt.date, windows: list[int]) -> dt.date:
+    """The first event day of the largest window ending at `as_of`."""
+    return as_of - dt.timedelta(days=max(windows) - 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class RollupInputs:
+    """What the roll-up reads for an as-of date (all lazy DataFrames)."""
+
+    daily: DataFrame  # features_daily over the largest window
+    accounts: DataFrame  # accounts visible at the date, creation IP/device pseudonymised
+    follows: DataFrame  # follows visible at the date
+
+
+def rollup_inputs(spark: SparkSession, cfg: Config, as_of: dt.date) -> RollupInputs:
+    """The roll-up's inputs for `as_of`, read from the feature and raw tables."""
+    key = pseudonym_key(cfg.features.pseudonym_key_env, cfg.env)
+    daily_df = read_table(spark, table_ref(cfg.storage, FEATURES_LAYER, "features_daily")).where(
+        F.col("event_date").between(window_start(as_of, cfg.features.windows), as_of)
+    )
+    visible = created_by(as_of)
+    accounts_df = (
+        read_table(spark, table_ref(cfg.storage, RAW_LAYER, "accounts"))
+        .where(visible)
+        .withColumn("creation_ip_h", keyed_hash(F.col("creation_ip"), key))
+        .withColumn("creation_device_h", keyed_hash(F.col("creation_device_id"), key))
+        .drop("creation_ip", "creation_device_id")
+    )
+    follows_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "follows")).where(visible)
+    return RollupInputs(daily_df, accounts_df, follows_df)
+
+
 def _dates(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
@@ -134,7 +166,7 @@ def dates_to_compute(
     spark: SparkSession, cfg: Config, as_of: dt.date, *, full_refresh: bool
 ) -> list[dt.date]:
     """The as-of date, plus any day of the window whose partials are missing."""
-    start = as_of - dt.timedelta(days=max(cfg.features.windows) - 1)
+    start = window_start(as_of, cfg.features.windows)
     window = _dates(start, as_of)
     if full_refresh:
         return window
@@ -170,7 +202,7 @@ def run_features(
     key = pseudonym_key(fcfg.pseudonym_key_env, cfg.env)
     raw = {
         name: read_table(spark, table_ref(cfg.storage, RAW_LAYER, name))
-        for name in ("tweets", "interactions", "logins", "accounts", "follows")
+        for name in ("tweets", "interactions", "logins")
     }
     daily_ref = table_ref(cfg.storage, FEATURES_LAYER, "features_daily")
     dates = dates_to_compute(spark, cfg, as_of, full_refresh=full_refresh)
@@ -190,23 +222,14 @@ def run_features(
         logins_df.unpersist()
 
     partials_done = time.monotonic()
-    start = as_of - dt.timedelta(days=max(fcfg.windows) - 1)
-    daily_df = read_table(spark, daily_ref).where(F.col("event_date").between(start, as_of))
-    visible = created_by(as_of)
-    accounts_df = (
-        raw["accounts"]
-        .where(visible)
-        .withColumn("creation_ip_h", keyed_hash(F.col("creation_ip"), key))
-        .withColumn("creation_device_h", keyed_hash(F.col("creation_device_id"), key))
-        .drop("creation_ip", "creation_device_id")
-    )
+    inputs = rollup_inputs(spark, cfg, as_of)
     # The window's set elements feed five aggregates and the cluster rounds: one shuffle.
-    elements_df = window_elements(daily_df, as_of, max(fcfg.windows)).persist(
+    elements_df = window_elements(inputs.daily, as_of, max(fcfg.windows)).persist(
         StorageLevel.MEMORY_AND_DISK
     )
     try:
         features_df = build_account_features(
-            daily_df, accounts_df, raw["follows"].where(visible), as_of, fcfg, elements_df
+            inputs.daily, inputs.accounts, inputs.follows, as_of, fcfg, elements_df
         )
         written = write_date_partition(
             features_df,
