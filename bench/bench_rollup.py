@@ -18,6 +18,13 @@ has all three).
    reference. The parts share scans and shuffles in the fused plan, so their sum
    exceeds it.
 
+3. With `--bounds`, what bounds any roll-up that re-reads the window, and what per-day HLL
+   sketches would cost instead of the exact per-tweet-key sets: a bare scan and group of
+   the window's daily rows, the activity sums alone, rewriting the date's
+   `account_features` (the write every daily run pays), per-day sketches built from the
+   arrays and unioned over each window, and the element table without the per-tweet keys.
+   Scratch data goes to a temporary directory, removed at the end.
+
 Writes bench/results/rollup_<accounts>.json (or --out).
 """
 
@@ -27,6 +34,8 @@ import argparse
 import datetime as dt
 import json
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,12 +57,22 @@ from botdetect.features.controller import (
 )
 from botdetect.features.profile import follow_features, profile_features
 from botdetect.features.rollup import (
+    _SCALARS,
     SET_COLUMNS,
     activity_features,
+    in_window,
     kind_elements,
+    window_aggregates,
     window_elements,
+    with_boundary_gaps,
 )
-from botdetect.features.stage import build_account_features, rollup_inputs, run_features
+from botdetect.features.stage import (
+    FEATURES_LAYER,
+    build_account_features,
+    rollup_inputs,
+    run_features,
+)
+from botdetect.io.tables import clustered, read_table, table_ref
 from botdetect.session import get_spark
 
 log = logging.getLogger("bench")
@@ -78,7 +97,9 @@ def rollup_parts(
     parts: list[dict[str, Any]] = []
     start = time.monotonic()
     elements = window_elements(daily_df, as_of, windows[-1]).persist(StorageLevel.MEMORY_AND_DISK)
-    by_kind = {r["kind"]: r["count"] for r in elements.groupBy("kind").count().collect()}
+    by_kind = {
+        SET_COLUMNS[r["kind"]]: r["count"] for r in elements.groupBy("kind").count().collect()
+    }
     seconds = round(time.monotonic() - start, 2)
     parts.append({"part": "window elements (explode, persist)", "seconds": seconds})
     try:
@@ -139,6 +160,123 @@ def rollup_parts(
     return parts, sizes
 
 
+# Set columns whose distinct counts per-day HLL sketches would replace: the per-tweet keys.
+SKETCHED = ["templates", "nd_keys", "recipients"]
+
+
+def bound_parts(
+    spark: SparkSession, cfg: Config, daily_df: DataFrame, as_of: dt.date, scratch: Path
+) -> list[dict[str, Any]]:
+    """Seconds of the steps that bound a window-reading roll-up, and of a sketched one."""
+    windows = sorted(cfg.features.windows)
+    lg_k = 12  # 4 KiB per sketch at most, about 1.6% relative error; exact to ~300 elements
+    sketch_path = str(scratch / "sketches")
+
+    def scan() -> None:
+        noop_write(daily_df.groupBy("account_id").count())
+
+    def sums() -> None:
+        scoped = with_boundary_gaps(daily_df.select("account_id", "event_date", *_SCALARS))
+        noop_write(scoped.groupBy("account_id").agg(*window_aggregates(scoped, as_of, windows)))
+
+    def rewrite() -> None:
+        ref = table_ref(cfg.storage, FEATURES_LAYER, "account_features")
+        day = read_table(spark, ref).where(F.col("as_of_date") == F.lit(as_of))
+        clustered(day, "account_id").write.format("delta").save(str(scratch / "rewrite"))
+
+    def build_sketches() -> None:
+        exploded = daily_df.select(
+            "account_id",
+            "event_date",
+            F.inline(
+                F.array(
+                    *[
+                        F.struct(F.lit(c).alias("kind"), F.col(c).alias("elements"))
+                        for c in SKETCHED
+                    ]
+                )
+            ),
+        ).select("account_id", "event_date", "kind", F.explode("elements").alias("element"))
+        per_day = exploded.groupBy("account_id", "event_date").agg(
+            *[
+                F.hll_sketch_agg(F.when(F.col("kind") == c, F.col("element")), lg_k).alias(c)
+                for c in SKETCHED
+            ]
+        )
+        per_day.write.parquet(sketch_path)
+
+    def union_sketches() -> None:
+        noop_write(estimates())
+
+    def estimates() -> DataFrame:
+        return (
+            spark.read.parquet(sketch_path)
+            .groupBy("account_id")
+            .agg(
+                *[
+                    F.hll_sketch_estimate(
+                        F.hll_union_agg(F.when(in_window(as_of, w), F.col(c)))
+                    ).alias(f"{c}_{w}")
+                    for w in windows
+                    for c in SKETCHED
+                ]
+            )
+        )
+
+    def unsketched_elements() -> None:
+        # As the parts time the full element table: persisted, then counted by kind.
+        emptied = daily_df.select(
+            "account_id",
+            "event_date",
+            *[
+                (F.array().cast("array<bigint>") if c in SKETCHED else F.col(c)).alias(c)
+                for c in SET_COLUMNS
+            ],
+        )
+        elements = window_elements(emptied, as_of, windows[-1]).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
+        elements.groupBy("kind").count().collect()
+        elements.unpersist()
+
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("bound: scan and group the window's daily rows", scan),
+        ("bound: activity sums alone", sums),
+        ("bound: rewrite the date's account_features", rewrite),
+        ("sketch: per-day HLL sketches from the arrays (once)", build_sketches),
+        ("sketch: HLL union over every window", union_sketches),
+        ("sketch: element table without per-tweet keys", unsketched_elements),
+    ]
+    parts: list[dict[str, Any]] = []
+    for name, run in steps:
+        start = time.monotonic()
+        run()
+        seconds = round(time.monotonic() - start, 2)
+        log.info("%s: %.1f s", name, seconds)
+        parts.append({"part": name, "seconds": seconds})
+    # How far the sketches' distinct recipients over the largest window are from the exact
+    # feature the job wrote (not timed).
+    largest = windows[-1]
+    exact = (
+        read_table(spark, table_ref(cfg.storage, FEATURES_LAYER, "account_features"))
+        .where(F.col("as_of_date") == F.lit(as_of))
+        .select("account_id", F.col(f"distinct_recipients_{largest}d").alias("exact"))
+    )
+    error = F.abs(F.col(f"recipients_{largest}") - F.col("exact")) / F.greatest("exact", F.lit(1))
+    accuracy = (
+        exact.join(estimates(), "account_id", "inner")
+        .agg(
+            F.count("*").alias("accounts"),
+            F.avg((error == 0).cast("int")).alias("share_exact"),
+            F.percentile_approx(error, 0.99).alias("p99_relative_error"),
+            F.max(error).alias("max_relative_error"),
+        )
+        .first()
+    )
+    parts.append({"part": f"sketch accuracy, distinct recipients {largest}d", **accuracy.asDict()})
+    return parts
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -149,6 +287,9 @@ def main() -> None:
     parser.add_argument("--skip-parts", action="store_true", help="only the daily run")
     parser.add_argument(
         "--fused", action="store_true", help="also time the whole roll-up as one plan"
+    )
+    parser.add_argument(
+        "--bounds", action="store_true", help="also time the floor and a sketched roll-up"
     )
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
@@ -169,12 +310,23 @@ def main() -> None:
 
     if not args.skip_parts:
         report |= roll_up_breakdown(spark, cfg, as_of, fused=args.fused)
+    if args.bounds:
+        scratch = Path(tempfile.mkdtemp(prefix="botdetect-bounds-"))
+        try:
+            report["bounds"] = bound_parts(
+                spark, cfg, rollup_inputs(spark, cfg, as_of).daily, as_of, scratch
+            )
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     report["peak_rss_mib"] = peak_rss_mib()
     out = Path(args.out) if args.out else RESULTS / f"rollup_{cfg.generate.accounts}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str))
-    for part in report.get("parts", []):
-        print(f"{part['part']:<40} {part['seconds']:>9.1f} s")
+    for part in [*report.get("parts", []), *report.get("bounds", [])]:
+        if "seconds" in part:
+            print(f"{part['part']:<55} {part['seconds']:>9.1f} s")
+        else:
+            print(part)
     print(f"wrote {out}")
 
 
