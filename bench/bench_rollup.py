@@ -57,14 +57,12 @@ from botdetect.features.controller import (
 )
 from botdetect.features.profile import follow_features, profile_features
 from botdetect.features.rollup import (
-    _SCALARS,
     SET_COLUMNS,
     activity_features,
     in_window,
     kind_elements,
-    window_aggregates,
     window_elements,
-    with_boundary_gaps,
+    window_sums,
 )
 from botdetect.features.stage import (
     FEATURES_LAYER,
@@ -176,8 +174,7 @@ def bound_parts(
         noop_write(daily_df.groupBy("account_id").count())
 
     def sums() -> None:
-        scoped = with_boundary_gaps(daily_df.select("account_id", "event_date", *_SCALARS))
-        noop_write(scoped.groupBy("account_id").agg(*window_aggregates(scoped, as_of, windows)))
+        noop_write(window_sums(daily_df, as_of, windows))
 
     def rewrite() -> None:
         ref = table_ref(cfg.storage, FEATURES_LAYER, "account_features")

@@ -240,6 +240,18 @@ _AGG_NAMES = [
 _SCALARS = [c for c in DAILY_COLUMNS if c not in KEYS and c not in SET_COLUMNS]
 
 
+def window_sums(daily_df: DataFrame, as_of: dt.date, windows: list[int]) -> DataFrame:
+    """Per account with a daily row in the largest window: `window_aggregates`' columns.
+
+    The set columns are dropped before the per-account sort, which then moves only scalars.
+    """
+    scalars = daily_df.where(in_window(as_of, max(windows))).select(
+        "account_id", "event_date", *_SCALARS
+    )
+    scoped = with_boundary_gaps(scalars)
+    return scoped.groupBy("account_id").agg(*window_aggregates(scoped, as_of, windows))
+
+
 def activity_features(
     daily_df: DataFrame,
     elements_df: DataFrame,
@@ -248,15 +260,9 @@ def activity_features(
 ) -> DataFrame:
     """One row per account with activity in the largest window: every windowed feature.
 
-    `elements_df` comes from `window_elements` over the largest window. The set columns
-    are dropped before the per-account sort, which then moves only scalars.
+    `elements_df` comes from `window_elements` over the largest window.
     """
-    largest = max(windows)
-    scalars = daily_df.where(in_window(as_of, largest)).select(
-        "account_id", "event_date", *_SCALARS
-    )
-    scoped = with_boundary_gaps(scalars)
-    sums = scoped.groupBy("account_id").agg(*window_aggregates(scoped, as_of, windows))
+    sums = window_sums(daily_df, as_of, windows)
     counts = distinct_counts(elements_df, as_of, windows)
     zero = [
         F.coalesce(F.col(f"_{name}_{w}"), F.lit(0)).alias(f"_{name}_{w}")
