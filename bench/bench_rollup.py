@@ -71,6 +71,7 @@ from botdetect.features.stage import (
     run_features,
 )
 from botdetect.io.tables import clustered, read_table, table_ref
+from botdetect.privacy import pseudonym_key
 from botdetect.session import get_spark
 
 log = logging.getLogger("bench")
@@ -305,13 +306,14 @@ def main() -> None:
         }
         log.info("daily run: %s", report["daily_run"])
 
+    key = pseudonym_key(cfg.features.pseudonym_key_env, cfg.env)
     if not args.skip_parts:
-        report |= roll_up_breakdown(spark, cfg, as_of, fused=args.fused)
+        report |= roll_up_breakdown(spark, cfg, as_of, key, fused=args.fused)
     if args.bounds:
         scratch = Path(tempfile.mkdtemp(prefix="botdetect-bounds-"))
         try:
             report["bounds"] = bound_parts(
-                spark, cfg, rollup_inputs(spark, cfg, as_of).daily, as_of, scratch
+                spark, cfg, rollup_inputs(spark, cfg, as_of, key).daily, as_of, scratch
             )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -328,10 +330,10 @@ def main() -> None:
 
 
 def roll_up_breakdown(
-    spark: SparkSession, cfg: Config, as_of: dt.date, *, fused: bool
+    spark: SparkSession, cfg: Config, as_of: dt.date, key: str, *, fused: bool
 ) -> dict[str, Any]:
     """The world's sizes and the seconds of each roll-up part for `as_of`."""
-    inputs = rollup_inputs(spark, cfg, as_of)
+    inputs = rollup_inputs(spark, cfg, as_of, key)
     parts, sizes = rollup_parts(
         inputs.daily, inputs.accounts, inputs.follows, as_of, cfg.features, fused=fused
     )

@@ -136,9 +136,11 @@ class RollupInputs:
     follows: DataFrame  # follows visible at the date
 
 
-def rollup_inputs(spark: SparkSession, cfg: Config, as_of: dt.date) -> RollupInputs:
-    """The roll-up's inputs for `as_of`, read from the feature and raw tables."""
-    key = pseudonym_key(cfg.features.pseudonym_key_env, cfg.env)
+def rollup_inputs(spark: SparkSession, cfg: Config, as_of: dt.date, key: str) -> RollupInputs:
+    """The roll-up's inputs for `as_of`, read from the feature and raw tables.
+
+    `key` is the pseudonymisation key (`pseudonym_key`), resolved once by the caller.
+    """
     daily_df = read_table(spark, table_ref(cfg.storage, FEATURES_LAYER, "features_daily")).where(
         F.col("event_date").between(window_start(as_of, cfg.features.windows), as_of)
     )
@@ -222,7 +224,7 @@ def run_features(
         logins_df.unpersist()
 
     partials_done = time.monotonic()
-    inputs = rollup_inputs(spark, cfg, as_of)
+    inputs = rollup_inputs(spark, cfg, as_of, key)
     # The window's set elements feed five aggregates and the cluster rounds: one shuffle.
     elements_df = window_elements(inputs.daily, as_of, max(fcfg.windows)).persist(
         StorageLevel.MEMORY_AND_DISK
