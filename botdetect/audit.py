@@ -54,7 +54,10 @@ STAGE_TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str]
         (("raw", "ops_actions"), ("raw", "accounts"), ("features", "features_daily")),
         (("labels", "labels"),),
     ),
-    "train": ((("features", "account_features"), ("labels", "labels")), ()),
+    "train": (
+        (("features", "account_features"), ("labels", "labels")),
+        (("labels", "splits"),),
+    ),
     "score": (
         (("features", "account_features"), ("features", "features_daily")),
         (("scores", "scores"), ("scores", "review_queue")),

@@ -296,21 +296,24 @@ def _print_train(result: object) -> None:
 
     print(
         f"model {result.model_name} v{result.model_version} (run {result.run_id}), "
-        f"trained on {result.as_of_date}"
+        f"trained on {result.as_of_date}: {result.family} {result.grid_point}"
     )
     print(
-        f"  thresholds: block {threshold(result.block_threshold)}, "
+        f"  thresholds (calibrated P(spam)): block {threshold(result.block_threshold)}, "
         f"review {threshold(result.review_threshold)}"
     )
     print(
         f"  test: PR-AUC {show('test_pr_auc')}, ROC-AUC {show('test_roc_auc')}; block precision "
-        f"{show('test_block_precision')} [{show('test_block_precision_lo')}, "
-        f"{show('test_block_precision_hi')}], recall {show('test_block_recall')}"
+        f"{show('test_block_precision')} [{show('test_block_precision_boot_lo')}, "
+        f"{show('test_block_precision_boot_hi')}] (cluster bootstrap), recall "
+        f"{show('test_block_recall')}"
     )
-    print(
-        f"  baseline (logistic): test PR-AUC {show('lr_test_pr_auc')}, "
-        f"ROC-AUC {show('lr_test_roc_auc')}"
-    )
+    for prefix, name in (("rf", "forest"), ("lr", "logistic")):
+        print(
+            f"  best {name}: block band {'yes' if m.get(prefix + '_val_has_block_band') else 'no'}"
+            f", out-of-fold recall@block {show(prefix + '_val_block_recall')}; test PR-AUC "
+            f"{show(prefix + '_test_pr_auc')}, block recall {show(prefix + '_test_block_recall')}"
+        )
     if "truth_all_block_recall" in m:
         print(
             f"  ground truth (test components): block precision "
@@ -341,6 +344,8 @@ def _print_score(result: object) -> None:
         f"{result.allowed_over_cap:.4%} of allowed accounts peaked above it, "
         f"{result.flagged_over_cap:.2%} of rate-limited/reviewed accounts did"
     )
+    if result.note:
+        print(f"  {result.note}")
 
 
 def cmd_score(args: argparse.Namespace, cfg: Config) -> int:

@@ -82,14 +82,16 @@ class GenerateConfig:
     prevalence: float = 0.02
     bot_mix: dict[str, float] = dataclasses.field(
         default_factory=lambda: {
-            "naive_template": 0.30,
-            "paraphrase": 0.25,
-            "low_and_slow": 0.20,
-            "human_rhythm": 0.15,
-            "late_campaign": 0.10,
+            "naive_template": 0.24,
+            "paraphrase": 0.20,
+            "low_and_slow": 0.16,
+            "human_rhythm": 0.12,
+            "late_campaign": 0.08,
+            "evasive": 0.20,
         }
     )
     benign_automation_share: float = 0.01
+    feed_automation_share: float = 0.005
     popular_share: float = 0.002
     nat_share: float = 0.08
     nat_group_size: int = 2000
@@ -102,6 +104,7 @@ class GenerateConfig:
             "low_and_slow": 0.30,
             "human_rhythm": 0.35,
             "late_campaign": 0.15,
+            "evasive": 0.25,
         }
     )
     false_label_rate: float = 0.004
@@ -177,7 +180,7 @@ class ForestConfig:
 class LogisticConfig:
     """The regularised logistic-regression baseline (standardised features)."""
 
-    reg_param: float = 0.01
+    reg_param: list[float] = dataclasses.field(default_factory=lambda: [0.01, 0.1])
     elastic_net_param: float = 0.0
     max_iter: int = 100
 
@@ -197,6 +200,11 @@ class TrainConfig:
     logistic: LogisticConfig = dataclasses.field(default_factory=LogisticConfig)
     block_precision: float = 0.99
     review_precision: float = 0.8
+    review_min_score: float = 0.5
+    folds: int = 3
+    unreliable_quantile: float = 0.5
+    bootstrap_replicates: int = 200
+    confidence: float = 0.95
     score_bins: int = 1000
     precision_tolerance: float = 0.0
 
@@ -208,7 +216,7 @@ class ScoreConfig:
     alias: str = "champion"
     version: str | None = None
     mode: str = "shadow"
-    rate_limit_threshold: float = 0.3
+    rate_limit_threshold: float = 0.2
     rate_window_days: int = 7
     rate_percentile: float = 0.999
     min_tweets_per_hour: int = 5
@@ -259,6 +267,15 @@ class Config:
     report: ReportConfig = dataclasses.field(default_factory=ReportConfig)
     monitoring: MonitoringConfig = dataclasses.field(default_factory=MonitoringConfig)
 
+    def __post_init__(self) -> None:
+        # The bands partition the calibrated score: rate_limit below review below block.
+        if self.score.rate_limit_threshold >= self.train.review_min_score:
+            raise ConfigError(
+                f"score.rate_limit_threshold ({self.score.rate_limit_threshold}) must be below "
+                f"train.review_min_score ({self.train.review_min_score}): the rate-limit band "
+                "lies between them"
+            )
+
     def run_date(self) -> dt.date:
         """The as-of date of this run: from conf or `--as-of-date`, else yesterday (UTC)."""
         if self.as_of_date is not None:
@@ -276,6 +293,7 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
     "generate.days": ("must be between 1 and 999", lambda v: 1 <= v <= 999),
     "generate.prevalence": ("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5),
     "generate.benign_automation_share": ("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5),
+    "generate.feed_automation_share": ("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5),
     "generate.popular_share": ("must be in [0, 0.1]", lambda v: 0 <= v <= 0.1),
     "generate.nat_share": ("must be in [0, 0.9]", lambda v: 0 <= v <= 0.9),
     "generate.nat_group_size": ("must be at least 2", lambda v: v >= 2),
@@ -320,6 +338,11 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
     "train.block_precision": ("must be in (0, 1]", lambda v: 0 < v <= 1),
     "train.review_precision": ("must be in (0, 1]", lambda v: 0 < v <= 1),
     "train.score_bins": ("must be between 10 and 100000", lambda v: 10 <= v <= 100_000),
+    "train.review_min_score": ("must be in (0, 1)", lambda v: 0 < v < 1),
+    "train.folds": ("must be between 2 and 20", lambda v: 2 <= v <= 20),
+    "train.unreliable_quantile": ("must be in (0, 1]; 1 turns the step off", lambda v: 0 < v <= 1),
+    "train.bootstrap_replicates": ("must be between 20 and 10000", lambda v: 20 <= v <= 10_000),
+    "train.confidence": ("must be in [0.5, 1)", lambda v: 0.5 <= v < 1),
     "train.precision_tolerance": ("must be in [0, 1)", lambda v: 0 <= v < 1),
     "train.forest.num_trees": (
         "must be a non-empty list of counts >= 1",
@@ -340,7 +363,10 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
         ),
     ),
     "train.forest.subsampling_rate": ("must be in (0, 1]", lambda v: 0 < v <= 1),
-    "train.logistic.reg_param": ("must be >= 0", lambda v: v >= 0),
+    "train.logistic.reg_param": (
+        "must be a non-empty list of values >= 0",
+        lambda v: bool(v) and min(v) >= 0,
+    ),
     "train.logistic.elastic_net_param": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
     "score.mode": ("must be shadow or action", lambda v: v in ("shadow", "action")),
     "score.rate_limit_threshold": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
@@ -384,7 +410,14 @@ FREE_FORM_MAPS = (
     "quality.feature_means",
     "quality.severity_overrides",
 )
-BOT_KINDS = ("naive_template", "paraphrase", "low_and_slow", "human_rhythm", "late_campaign")
+BOT_KINDS = (
+    "naive_template",
+    "paraphrase",
+    "low_and_slow",
+    "human_rhythm",
+    "late_campaign",
+    "evasive",
+)
 
 
 def training_config(cfg: Config) -> Config:

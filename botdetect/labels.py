@@ -3,15 +3,15 @@
 - Positives: a `spam` suspend or lock by ops up to D + horizon, unless a later `cleared`.
 - Expanded positives: accounts sharing a non-hot login IP or device with a positive in the
   feature window (weighted; conf decides whether training uses them).
-- Negatives: verified accounts (capped share: verified users differ from normal ones) and
-  a deterministic random sample of the remaining accounts.
+- Negatives: verified accounts (capped share: verified users differ from normal ones), a
+  deterministic random sample of the remaining accounts, and every account whose spam
+  restriction ops later cleared (`cleared`: confirmed, and the hardest negatives).
 
 `sample_rate` is the probability that an account of its kind was drawn into the labels
 (1 for positives). Evaluation weights each row by 1 / sample_rate, so a labelled set
 stands for the whole population and precision comes out at the real prevalence.
 
-Accounts whose spam label was cleared are left out: their history is contested. Labels
-read ops actions only; features never do.
+Labels read ops actions only; features never do.
 """
 
 from __future__ import annotations
@@ -163,9 +163,24 @@ def build_labels(
             F.lit(float(rate)).alias("sample_rate"),
         )
     )
+    # Cleared accounts were locked for spam by ops and released on appeal: humans and
+    # automation that looked like bots, the hardest confirmed negatives. All of them are
+    # labelled (sample rate 1).
+    cleared = (
+        cleared_df.join(accounts_df.select("account_id"), "account_id", "inner")
+        .join(positives.select("account_id"), "account_id", "left_anti")
+        .select(
+            "account_id",
+            F.lit(0).alias("label"),
+            F.lit("cleared").alias("label_source"),
+            F.lit(1.0).alias("weight"),
+            F.lit(1.0).alias("sample_rate"),
+        )
+    )
     return (
         positives.unionByName(expanded)
         .unionByName(negatives)
+        .unionByName(cleared)
         .select(
             "account_id",
             F.lit(as_of).alias("as_of_date"),

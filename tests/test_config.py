@@ -42,7 +42,7 @@ def test_overrides_are_typed_and_applied_last():
 def test_partial_mapping_override_keeps_other_keys():
     cfg = load_config("local", ["generate.bot_mix.paraphrase=0.5"])
     assert cfg.generate.bot_mix["paraphrase"] == 0.5
-    assert cfg.generate.bot_mix["naive_template"] == 0.30
+    assert cfg.generate.bot_mix["naive_template"] == 0.24
 
 
 @pytest.mark.parametrize(
@@ -121,3 +121,9 @@ def test_no_lag_by_default_and_prod_trains_on_matured_labels():
     prod = load_config("prod", ["as_of_date=2026-11-29"])
     assert prod.train.label_lag_days == prod.labels.horizon_days == 14
     assert training_config(prod).run_date() == dt.date(2026, 11, 15)
+
+
+def test_the_rate_limit_band_must_lie_below_the_review_floor():
+    with pytest.raises(ConfigError, match=r"score\.rate_limit_threshold .* must be below"):
+        load_config(None, ["score.rate_limit_threshold=0.6", "train.review_min_score=0.5"])
+    assert load_config(None, ["score.rate_limit_threshold=0.4"]).score.rate_limit_threshold == 0.4

@@ -130,6 +130,8 @@ def test_a_worse_model_does_not_replace_the_champion(e2e_world, capsys):
             "train.forest.num_trees=[1]",
             "--set",
             "train.forest.max_depth=[1]",
+            "--set",
+            "train.logistic.reg_param=[1000]",  # the regression learns nothing either
         ]
     )
     assert code == 0

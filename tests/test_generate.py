@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from botdetect.config import load_config
 from botdetect.contract import GROUND_TRUTH_SCHEMA, SOURCE_TABLES
-from botdetect.generate.world import generate_world, plan_world
+from botdetect.generate.world import BENIGN_AUTOMATION_KINDS, generate_world, plan_world
 
 AS_OF = dt.date(2026, 11, 28)
 PLATFORM_START = dt.date(2010, 1, 1)
@@ -68,6 +68,8 @@ def test_plan_counts_match_prevalence_and_mix():
     for kind, share in cfg.bot_mix.items():
         assert sizes[kind] == round(2000 * share)
     assert sizes["benign_automation"] == 1000
+    assert sizes["feed_automation"] == 500  # feed_automation_share, outside prevalence
+    assert sizes["evasive"] == 400  # 20% of the bots
     assert sum(sizes.values()) + plan.popular[1] == 100_000
 
 
@@ -85,6 +87,8 @@ def test_truth_prevalence_and_kinds(tiny_world):
         "low_and_slow",
         "human_rhythm",
         "late_campaign",
+        "evasive",
+        "feed_automation",
     }
     assert truth.where("is_spam_bot AND botnet_id IS NULL").count() == 0
     assert truth.where("NOT is_spam_bot AND botnet_id IS NOT NULL").count() == 0
@@ -100,7 +104,7 @@ def test_account_ids_are_unique_and_keys_never_null(tiny_world):
 
 
 def test_botnet_members_share_controllers(tiny_world):
-    _, tables = tiny_world
+    plan, tables = tiny_world
     logins = tables["logins"].join(tables["ground_truth"], "account_id")
     naive = logins.where(F.col("bot_kind") == "naive_template")
     per_botnet = naive.groupBy("botnet_id").agg(
@@ -112,7 +116,8 @@ def test_botnet_members_share_controllers(tiny_world):
     assert rows, "no naive botnet logged in"
     for row in rows:
         assert row["ips"] <= 4 and row["devices"] <= 3
-        assert row["members"] > row["ips"]
+        if row["members"] == plan.botnet_size:  # the kind's last botnet may be a small one
+            assert row["members"] > row["ips"]
     created = tables["accounts"].join(tables["ground_truth"], "account_id")
     spread = (
         created.where(F.col("bot_kind") == "naive_template")
@@ -178,11 +183,16 @@ def test_late_campaign_starts_in_the_last_days(tiny_world):
     assert late.where(F.col("text").contains("airdrop") | F.col("text").contains("$")).count() > 0
 
 
-def test_naive_bots_repeat_a_template_humans_do_not(tiny_world):
-    _, tables = tiny_world
-    masked = F.regexp_replace(
+def _masked_text():
+    """Tweet text with URLs and numbers masked, as the template features see it."""
+    return F.regexp_replace(
         F.regexp_replace(F.lower("text"), r"https?://\S+", "<url>"), r"\d+", "<num>"
     )
+
+
+def test_naive_bots_repeat_a_template_humans_do_not(tiny_world):
+    _, tables = tiny_world
+    masked = _masked_text()
     per_kind = (
         tables["tweets"]
         .join(tables["ground_truth"], "account_id")
@@ -216,3 +226,112 @@ def test_replies_point_at_existing_tweets(tiny_world):
     assert missing.count() == 0
     targets = tables["interactions"].select("tweet_id").distinct()
     assert targets.join(tweets, "tweet_id", "left_anti").count() == 0
+
+
+def test_new_kinds_have_their_configured_shares(spark, tiny_world):
+    _, tables = tiny_world
+    per_kind = (
+        tables["ground_truth"]
+        .where(F.col("bot_kind").isin("evasive", *BENIGN_AUTOMATION_KINDS))
+        .groupBy("bot_kind", "is_spam_bot")
+        .agg(F.count("*").alias("accounts"), F.countDistinct("botnet_id").alias("botnets"))
+    )
+    expected = spark.createDataFrame(
+        [
+            # 20% of 60 bots, in botnets of 10; 1% and 0.5% of 3,000 accounts, benign.
+            ("evasive", True, 12, 2),
+            ("benign_automation", False, 30, 0),
+            ("feed_automation", False, 15, 0),
+        ],
+        per_kind.schema,
+    )
+    assert_df_equality(per_kind, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def _per_account_day(tables, kind: str):
+    """Tweets per (account, day alive), zero days included, for one kind."""
+    truth = tables["ground_truth"].where(F.col("bot_kind") == kind).select("account_id")
+    days = tables["logins"].select("event_date").distinct()
+    alive = (
+        tables["accounts"]
+        .join(truth, "account_id")
+        .crossJoin(days)
+        .where(F.to_date("created_at") < F.col("event_date"))
+        .select("account_id", "event_date")
+    )
+    counts = tables["tweets"].groupBy("account_id", "event_date").count()
+    return alive.join(counts, ["account_id", "event_date"], "left").fillna(0, ["count"])
+
+
+def test_evasive_bots_tweet_at_human_scale(tiny_world):
+    _, tables = tiny_world
+    evasive = _per_account_day(tables, "evasive")
+    humans = _per_account_day(tables, "human")
+    ev = evasive.agg(F.avg("count").alias("mean"), F.max("count").alias("max")).first()
+    human_mean = humans.agg(F.avg("count")).first()[0]
+    # Within a few times a person's mean, never a naive spammer's 20+ a day.
+    assert 0.5 * human_mean < ev["mean"] < 3 * human_mean
+    assert ev["max"] < 20
+    assert evasive.where("count = 0").count() > 0  # quiet days, like people
+
+
+def test_evasive_bots_log_in_from_their_own_ips(tiny_world):
+    _, tables = tiny_world
+    truth = tables["ground_truth"]
+    evasive = tables["logins"].join(truth.where("bot_kind = 'evasive'"), "account_id")
+    per_ip = evasive.groupBy("ip").agg(F.countDistinct("account_id").alias("accounts"))
+    n_ips = per_ip.count()
+    # Mostly one account per IP; the shared ones are the controller host, one per botnet.
+    assert per_ip.where("accounts = 1").count() >= 0.9 * n_ips
+    assert per_ip.where("accounts > 1").count() <= evasive.select("botnet_id").distinct().count()
+    per_account = evasive.groupBy("account_id").agg(F.countDistinct("ip").alias("ips"))
+    assert per_account.where("ips > 1").count() > 0  # a phone now and then
+    created = tables["accounts"].join(truth.where("bot_kind = 'evasive'"), "account_id")
+    assert created.select("creation_ip").distinct().count() == created.count()
+    assert created.select("creation_device_id").distinct().count() == created.count()
+
+
+def test_evasive_text_is_varied_and_links_only_sometimes(tiny_world):
+    _, tables = tiny_world
+    masked = _masked_text()
+    evasive = tables["tweets"].join(
+        tables["ground_truth"].where("bot_kind = 'evasive'"), "account_id"
+    )
+    row = evasive.agg(
+        F.count("*").alias("n"),
+        F.countDistinct(masked).alias("distinct"),
+        F.avg(F.col("text").rlike("https?://").cast("int")).alias("url_share"),
+        F.avg((F.size("mentioned_account_ids") > 0).cast("int")).alias("mention_share"),
+    ).first()
+    assert row["distinct"] / row["n"] > 0.8  # no shared template
+    assert 0.15 < row["url_share"] < 0.6  # a minority of tweets push the campaign
+    assert 0.05 < row["mention_share"] < 0.6
+
+
+def test_feed_automation_links_every_tweet_and_is_not_spam(tiny_world):
+    _, tables = tiny_world
+    truth = tables["ground_truth"].where("bot_kind = 'feed_automation'")
+    assert truth.where("is_spam_bot OR botnet_id IS NOT NULL").count() == 0
+    feeds = tables["tweets"].join(truth, "account_id")
+    url_share = feeds.agg(F.avg(F.col("text").rlike("https?://").cast("int"))).first()[0]
+    assert url_share > 0.9
+    per_day = feeds.groupBy("account_id", "event_date").count()
+    assert {r["count"] for r in per_day.collect()} <= {24, 36, 48, 72, 96}
+    # Some operators run several feeds from one IP.
+    per_ip = (
+        tables["logins"]
+        .join(truth, "account_id")
+        .groupBy("ip")
+        .agg(F.countDistinct("account_id").alias("accounts"))
+    )
+    assert per_ip.agg(F.max("accounts")).first()[0] in (3, 4, 5)
+    # Ops lock some of them as spam, and clear most later.
+    locked = (
+        tables["ops_actions"]
+        .join(truth, "account_id")
+        .groupBy("restriction")
+        .agg(F.countDistinct("account_id").alias("accounts"))
+    )
+    counts = {r["restriction"]: r["accounts"] for r in locked.collect()}
+    assert counts.get("lock", 0) > 0
+    assert 0 < counts.get("cleared", 0) <= counts["lock"]

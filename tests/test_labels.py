@@ -83,7 +83,7 @@ def test_labels_rows_sources_weights_and_exclusions(spark):
     assert rows[1] == (1, "ops", 1.0, 1.0)
     assert rows[3] == (1, "expanded", 0.5, 1.0)
     assert all(r[3] == 1.0 for r in rows.values() if r[1] == "random")  # rate 1 here
-    assert 2 not in rows  # cleared: neither positive nor negative
+    assert rows[2] == (0, "cleared", 1.0, 1.0)  # cleared: a confirmed negative, never expanded
     assert 20 not in rows or rows[20][1] == "verified"  # verified never expanded
     randoms = sorted(a for a, r in rows.items() if r[1] == "random")
     assert randoms == list(range(4, 20))  # every unlabelled, unverified account at rate 1

@@ -1,4 +1,5 @@
-"""Decisions, rate caps, reason codes and the feature-schema check of scoring."""
+"""Decisions, rate caps, percentiles and the feature-schema check of scoring (reason codes:
+test_explain.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from botdetect.score.decisions import (
     percentile_of,
     population_cuts,
     rate_cap,
-    reasons,
     review_queue,
 )
 from botdetect.score.stage import FeatureSchemaError, check_features
@@ -92,30 +92,17 @@ def test_rate_cap_sits_at_the_percentile_of_allowed_peaks_with_a_floor(spark):
     assert rate_cap(empty, 0.999, 5) == 5
 
 
-def test_reason_codes_rank_extreme_values_of_important_features(spark):
+def test_percentiles_are_mid_ranks_among_the_population_cuts(spark):
     population = spark.createDataFrame(
-        [(i, float(i), float(i % 2), 7.0) for i in range(100)],
-        "account_id long, tweets_1d double, url_share_1d double, const double",
+        [(i, float(i), 7.0) for i in range(100)], "account_id long, tweets_1d double, const double"
     )
-    importances = [("tweets_1d", 0.5), ("url_share_1d", 0.3), ("const", 0.2), ("gone", 0.9)]
-    cuts = population_cuts(population, ["tweets_1d", "url_share_1d", "const"])
-    flagged = spark.createDataFrame(
-        [(1, 99.0, 1.0, 7.0), (2, 50.0, None, 7.0)],
-        "account_id long, tweets_1d double, url_share_1d double, const double",
-    )
-    got = {
-        r["account_id"]: r["why"]
-        for r in flagged.select("account_id", reasons(importances, cuts, 2).alias("why")).collect()
-    }
-    # Account 1: 99 tweets is above every cut (p99). A url_share of 1 is shared by half the
-    # accounts (p75) and the constant by all (p50): neither is telling.
-    assert got[1] == ["tweets_1d=99 (p99)"]
-    assert got[2] == []  # at the median everywhere
+    cuts = population_cuts(population, ["tweets_1d", "const"])
     pct = population.select(
         percentile_of(F.lit(1000.0), cuts["tweets_1d"]).alias("top"),
         percentile_of(F.lit(-1.0), cuts["tweets_1d"]).alias("bottom"),
         percentile_of(F.lit(7.0), cuts["const"]).alias("shared"),
     ).first()
+    # A value everyone shares sits in the middle, not at p0 or p99.
     assert (pct["top"], pct["bottom"], pct["shared"]) == (99.0, 0.0, 49.5)
 
 
@@ -177,3 +164,60 @@ def test_review_queue_breaks_value_ties_by_account_and_is_empty_without_flags(sp
     assert got[100]["members"][0]["reasons"] is None
     assert got[None]["accounts"] == 1
     assert review_queue(scored.where("decision = 'allow'"), 2).count() == 0
+
+
+def test_score_accounts_explains_flagged_accounts_with_the_served_regression(spark):
+    from types import SimpleNamespace
+
+    from botdetect.config import LogisticConfig, ScoreConfig
+    from botdetect.score.explain import explainer_for
+    from botdetect.score.stage import score_accounts
+    from botdetect.train.models import fit, logistic_pipeline
+
+    columns = ["tweets_1d", "followers"]
+    # Spam: many tweets, few followers.
+    train = spark.createDataFrame(
+        [(1, 1.0, 60.0 + i, float(i)) for i in range(20)]
+        + [(0, 1.0, float(i), 50.0 + i) for i in range(20)],
+        "label int, weight double, tweets_1d double, followers double",
+    )
+    pipeline = fit(logistic_pipeline(columns, LogisticConfig(), -1.0, 0.01), train)
+    tags = {"feature_columns": ",".join(columns), "threshold_block": "0.9"}
+    model = ServedModel("m", "1", "models:/m/1", "run", tags)
+    features = spark.createDataFrame(
+        [
+            (1, D, 10, 90.0, 0.0, 3),  # spam side on both
+            (
+                2,
+                D,
+                20,
+                95.0,
+                40.0,
+                3,
+            ),  # spammy volume; 40 followers (above the mean) are not a reason
+            (3, D, 30, 5.0, 60.0, 3),  # allowed: no reasons at all
+        ]
+        + [(100 + i, D, 100 + i, float(i), 50.0 + i, 0) for i in range(40)],
+        "account_id long, as_of_date date, cluster_id long, tweets_1d double,"
+        " followers double, distinct_recipients_7d long",
+    )
+    peaks = spark.createDataFrame([], "account_id long, peak_tweets_per_hour int")
+    cfg = SimpleNamespace(score=ScoreConfig(reasons=2))  # score_accounts reads cfg.score only
+    explainer = explainer_for(pipeline, columns, None).strongest(cfg.score.reason_features)
+    got = {
+        r["account_id"]: (r["decision"], r["reasons"])
+        for r in score_accounts(features, pipeline, model, explainer, cfg, peaks)
+        .where("account_id < 100")
+        .collect()
+    }
+    assert got[1][0] == got[2][0] == "block"
+    # Account 1: both features push toward spam, in the order of coef x standardised value.
+    values = {"tweets_1d": 90.0, "followers": 0.0}
+    contribution = {
+        c: explainer.weights[j] * (values[c] - explainer.means[j]) / explainer.stds[j]
+        for j, c in enumerate(explainer.features)
+    }
+    texts = {"tweets_1d": "tweets_1d=90 (p96)", "followers": "followers=0 (p1)"}
+    assert got[1][1] == [texts[c] for c in sorted(texts, key=lambda c: -contribution[c])]
+    assert got[2][1] == ["tweets_1d=95 (p98)"]
+    assert got[3] == ("allow", [])

@@ -13,7 +13,7 @@ from botdetect.train.dataset import (
     split_of,
     training_rows,
 )
-from botdetect.train.registry import decide_promotion
+from botdetect.train.registry import Comparison, decide_promotion
 from botdetect.train.stage import threshold_metrics
 
 # Ten bins. Negatives were sampled at 10%, so each stands for 10 accounts (w = 10).
@@ -26,16 +26,16 @@ HIST = [
 
 def test_precision_at_true_prevalence_reweights_sampled_negatives():
     points = ev.curve(HIST, 10)
-    top = ev.at_threshold(points, 0.9)
+    top = ev.at_threshold(points, ev.bin_edge(9, 10))
     # As sampled: 8 bots among 9 flagged. In the population the one negative is 10 accounts.
     assert top.precision_sampled == pytest.approx(8 / 9)
     assert top.precision == pytest.approx(8 / 18)
     assert top.recall == pytest.approx(0.8)
-    mid = ev.at_threshold(points, 0.5)
+    mid = ev.at_threshold(points, ev.bin_edge(5, 10))
     assert mid.precision == pytest.approx(10 / 60)
     assert mid.recall == pytest.approx(1.0)
     # A threshold between bins behaves like the next bin edge below it.
-    assert ev.at_threshold(points, 0.93) == top
+    assert ev.at_threshold(points, (ev.bin_edge(9, 10) + ev.bin_edge(10, 10)) / 2) == top
 
 
 def test_curve_starts_with_nothing_flagged_and_ends_with_everything():
@@ -46,17 +46,13 @@ def test_curve_starts_with_nothing_flagged_and_ends_with_everything():
     assert (points[-1].tp_w, points[-1].fp_w) == (10, 250)
 
 
-def test_lowest_threshold_stops_at_the_first_dip_below_target():
-    hist = [
-        ev.Bin(9, 5, 0, 5, 0),
-        ev.Bin(8, 0, 2, 0, 2),  # a dip: 5/7 < 0.9
-        ev.Bin(7, 20, 0, 20, 0),  # back above: 25/27 >= 0.9, but below the dip
-    ]
-    points = ev.curve(hist, 10)
-    assert ev.lowest_threshold(points, 0.9) == pytest.approx(0.9)
-    assert ev.lowest_threshold(points, 0.7) == pytest.approx(0.7)
-    assert ev.lowest_threshold(points, 0.7, min_flagged=30) is None
-    assert ev.lowest_threshold(ev.curve([ev.Bin(3, 0, 5, 0, 5)], 10), 0.5) is None
+def test_bins_are_equal_steps_of_log_odds_with_resolution_at_the_top():
+    assert ev.bin_edge(0, 1000) == 0.0
+    assert ev.bin_edge(500, 1000) == pytest.approx(0.5)
+    assert ev.bin_edge(1000, 1000) > 1.0
+    # Between 0.98 and 0.9999 there are ~200 thresholds, not the 2 of linear bins.
+    between = [k for k in range(1000) if 0.98 <= ev.bin_edge(k, 1000) <= 0.9999]
+    assert len(between) > 150
 
 
 def test_average_precision_and_roc_auc_of_perfect_and_useless_scores():
@@ -80,7 +76,7 @@ def test_wilson_interval_matches_a_hand_computed_value():
 
 def test_summary_names_metrics_and_intervals_use_the_effective_sample_size():
     points = ev.curve(HIST, 10)
-    got = ev.summary(points, 0.9, "test_block")
+    got = ev.summary(points, ev.bin_edge(9, 10), "test_block")
     assert got["test_block_precision"] == pytest.approx(8 / 18)
     assert got["test_block_flagged"] == 9
     # Kish: (8 + 10)^2 / (8 + 100) = 3 effective rows: a wide interval.
@@ -93,13 +89,14 @@ def test_summary_names_metrics_and_intervals_use_the_effective_sample_size():
 
 
 def test_score_histogram_bins_scores_in_spark(spark):
+    # Ten bins of 2.4 log-odds: bin 5 holds 0.5..0.917, bin 9 from 0.99993 up.
     df = spark.createDataFrame(
-        [(0.95, 1, 1.0), (0.91, 0, 10.0), (1.0, 1, 1.0), (0.55, 1, 1.0), (0.12, 0, 10.0)],
+        [(0.99995, 1, 1.0), (0.9999999, 0, 10.0), (1.0, 1, 1.0), (0.55, 1, 1.0), (0.0, 0, 10.0)],
         "score double, label int, w double",
     )
     got = sorted(ev.score_histogram(df, 10), key=lambda b: b.index)
     assert got == [
-        ev.Bin(1, 0.0, 10.0, 0, 1, 0.0, 100.0),
+        ev.Bin(0, 0.0, 10.0, 0, 1, 0.0, 100.0),  # a score of exactly 0 in the first bin
         ev.Bin(5, 1.0, 0.0, 1, 0, 1.0, 0.0),
         ev.Bin(9, 2.0, 10.0, 2, 1, 2.0, 100.0),  # a score of exactly 1.0 lands in the top bin
     ]
@@ -135,16 +132,16 @@ def test_training_rows_downsample_negatives_only_and_respect_use_expanded(spark)
     rows += [(6000 + i, 1, "expanded", 0.5, 1.0, "train") for i in range(10)]
     rows += [(7000 + i, 1, "ops", 1.0, 1.0, "test") for i in range(10)]
     df = _labelled(spark, rows)
-    got = training_rows(df, 0.3, 23, use_expanded=True)
+    got = training_rows(df.where("split = 'train'"), 0.3, 23, use_expanded=True)
     counts = {r["label_source"]: r["count"] for r in got.groupBy("label_source").count().collect()}
     assert counts["ops"] == 50 and counts["expanded"] == 10  # every positive kept
     assert 240 <= counts["random"] <= 360  # 30% of 1000
-    without = training_rows(df, 0.3, 23, use_expanded=False)
+    without = training_rows(df, 0.3, 23, use_expanded=False)  # callers choose the rows
     assert without.where("label_source = 'expanded'").count() == 0
-    assert without.where("split != 'train'").count() == 0
+    assert without.where("split != 'train'").count() == 10
 
 
-def test_evaluation_rows_use_ops_labels_and_inverse_sampling_weights(spark):
+def test_evaluation_rows_cover_every_stratum_with_inverse_sampling_weights(spark):
     df = _labelled(
         spark,
         [
@@ -152,11 +149,14 @@ def test_evaluation_rows_use_ops_labels_and_inverse_sampling_weights(spark):
             (2, 1, "expanded", 0.5, 1.0, "test"),
             (3, 0, "random", 1.0, 0.2, "test"),
             (4, 0, "verified", 1.0, 0.5, "test"),
+            (6, 0, "cleared", 1.0, 1.0, "test"),
             (5, 0, "random", 1.0, 0.2, "validation"),
         ],
     )
-    got = {r["account_id"]: r["w"] for r in evaluation_rows(df, "test").collect()}
-    assert got == {1: 1.0, 3: 5.0, 4: 2.0}
+    got = {r["account_id"]: r["w"] for r in evaluation_rows(df, ("test",)).collect()}
+    assert got == {1: 1.0, 2: 1.0, 3: 5.0, 4: 2.0, 6: 1.0}
+    both = evaluation_rows(df, ("validation", "test"))
+    assert sorted(r["account_id"] for r in both.collect()) == [1, 2, 3, 4, 5, 6]
 
 
 def test_check_classes_refuses_too_few_positives_and_missing_classes():
@@ -197,24 +197,38 @@ def test_threshold_metrics_by_slice(spark):
     }
 
 
+def _comparison(gain_lo: float, change_lo: float | None) -> Comparison:
+    return Comparison(
+        accounts=500,
+        recall=(0.7, 0.6),
+        precision=(0.995, 0.99),
+        recall_gain_lo=gain_lo,
+        precision_change_lo=change_lo,
+    )
+
+
 @pytest.mark.parametrize(
-    ("challenger", "champion", "version", "promote", "why"),
+    ("blocks", "version", "champion_blocks", "comparison", "promote", "why"),
     [
-        ((0.5, 0.99), None, None, True, "no champion"),
-        ((0.6, 0.995), (0.5, 0.99), "3", True, "catches more"),
-        ((0.6, 0.98), (0.5, 0.99), "3", False, "loses precision"),
-        ((0.5, 0.999), (0.5, 0.99), "3", False, "does not catch more"),
-        ((0.4, 0.999), (0.5, 0.99), "3", False, "does not catch more"),
-        (None, (0.5, 0.99), "3", False, "no threshold"),
-        ((0.4, 0.99), None, "3", True, "champion v3 reaches"),
+        (False, None, False, None, False, "no block band"),  # never champion without a band
+        (True, None, False, None, True, "no champion yet"),
+        (False, "3", True, _comparison(0.1, 0.0), False, "no block band"),
+        (True, "3", False, None, True, "champion v3 has no block band"),
+        (True, "3", True, _comparison(0.02, 0.0), True, "catches more"),
+        (True, "3", True, _comparison(0.02, -0.01), False, "may lose precision"),
+        (True, "3", True, _comparison(0.02, None), False, "may lose precision"),
+        (True, "3", True, _comparison(0.0, 0.0), False, "does not surely catch more"),
+        (True, "3", True, _comparison(-0.1, 0.0), False, "does not surely catch more"),
     ],
 )
-def test_a_worse_model_does_not_replace_the_champion(challenger, champion, version, promote, why):
-    decision = decide_promotion(challenger, champion, 0.0, version)
+def test_promotion_needs_a_block_band_and_bounds_not_point_estimates(
+    blocks, version, champion_blocks, comparison, promote, why
+):
+    decision = decide_promotion(blocks, version, champion_blocks, comparison, 0.0)
     assert decision.promote is promote
     assert why in decision.reason
 
 
 def test_promotion_tolerates_precision_noise_when_configured():
-    assert decide_promotion((0.6, 0.985), (0.5, 0.99), 0.01, "1").promote
-    assert not decide_promotion((0.6, 0.975), (0.5, 0.99), 0.01, "1").promote
+    assert decide_promotion(True, "1", True, _comparison(0.02, -0.005), 0.01).promote
+    assert not decide_promotion(True, "1", True, _comparison(0.02, -0.02), 0.01).promote

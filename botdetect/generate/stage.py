@@ -9,9 +9,9 @@ import logging
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from botdetect.config import Config
+from botdetect.config import BOT_KINDS, Config
 from botdetect.contract import SOURCE_TABLES
-from botdetect.generate.world import generate_world
+from botdetect.generate.world import BENIGN_AUTOMATION_KINDS, generate_world
 from botdetect.io.landing import read_export, write_export
 from botdetect.io.tables import read_table, table_ref, write_table
 
@@ -32,12 +32,23 @@ class WorldReport:
     label_coverage: float  # share of true bots with a spam suspend/lock
     wrong_labels: int  # non-bots with a spam suspend/lock
     cleared: int
+    # Accounts of each kind with a spam suspend/lock: coverage for spam kinds, wrong
+    # locks for the others.
+    labelled_by_kind: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def lines(self) -> list[str]:
         out = [f"world {self.world_start} .. {self.as_of_date}"]
         out += [f"  {name:<13} {count:>12,} rows" for name, count in self.rows.items()]
         out.append("  accounts by kind:")
-        out += [f"    {k:<18} {v:>10,}" for k, v in sorted(self.accounts_by_kind.items())]
+        for kind, count in sorted(self.accounts_by_kind.items()):
+            labelled = self.labelled_by_kind.get(kind, 0)
+            if kind in BOT_KINDS:
+                note = f"spam, {labelled / count if count else 0.0:.0%} labelled by ops"
+            elif kind in BENIGN_AUTOMATION_KINDS:
+                note = f"benign automation, {labelled} wrongly locked"
+            else:
+                note = ""
+            out.append(f"    {kind:<18} {count:>10,}  {note}".rstrip())
         out.append(
             f"  prevalence {self.prevalence:.2%}, ops label coverage {self.label_coverage:.1%}, "
             f"{self.wrong_labels} wrong spam labels ({self.cleared} later cleared)"
@@ -78,9 +89,16 @@ def summarise_world(
         .distinct()
     )
     labelled = (
-        spam_df.join(truth_df, "account_id", "inner").groupBy("is_spam_bot").count().collect()
+        spam_df.join(truth_df, "account_id", "inner")
+        .groupBy("is_spam_bot", "bot_kind")
+        .count()
+        .collect()
     )
-    labelled_by_truth = {str(r["is_spam_bot"]).lower() == "true": r["count"] for r in labelled}
+    labelled_by_truth: dict[bool, int] = {}
+    for r in labelled:
+        is_spam = str(r["is_spam_bot"]).lower() == "true"
+        labelled_by_truth[is_spam] = labelled_by_truth.get(is_spam, 0) + r["count"]
+    labelled_by_kind = {r["bot_kind"]: r["count"] for r in labelled}
     cleared = ops_df.where(F.col("restriction") == "cleared").count()
     n_accounts = sum(by_kind.values())
     n_bots = truth_df.where(F.col("is_spam_bot")).count()
@@ -93,4 +111,5 @@ def summarise_world(
         label_coverage=labelled_by_truth.get(True, 0) / n_bots if n_bots else 0.0,
         wrong_labels=labelled_by_truth.get(False, 0),
         cleared=cleared,
+        labelled_by_kind=labelled_by_kind,
     )

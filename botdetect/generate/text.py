@@ -441,6 +441,141 @@ AUTOMATION_TEMPLATES: list[Template] = [
     ],
 ]
 
+# Evasive bots push a campaign in a minority of their tweets, in wording varied enough
+# that no two accounts share a template: ~10 alternatives per slot and an everyday
+# lead-in (see `world._tweet_text`) make exact and near duplicates rare.
+EVASIVE_TEMPLATES: list[Template] = [
+    [
+        ["btw", "also", "oh and", "side note:", "random but", "fyi", "ok so", "real talk", ""],
+        [
+            "been using",
+            "finally tried",
+            "started using",
+            "my sister got me into",
+            "someone recommended",
+            "can't believe I slept on",
+            "switched to",
+            "ordered",
+            "been testing",
+            "treated myself to",
+        ],
+        [
+            "this meal planner",
+            "a budgeting app",
+            "these running socks",
+            "a skincare set",
+            "this language app",
+            "a standing desk",
+            "a coffee grinder",
+            "these earbuds",
+            "a sleep tracker",
+            "this study planner",
+            "an air fryer",
+            "a new phone case",
+        ],
+        [
+            "and it actually works",
+            "honestly love it",
+            "pretty happy so far",
+            "worth it imo",
+            "not bad at all",
+            "no regrets",
+            "kind of obsessed",
+            "surprisingly good",
+            "better than expected",
+            "",
+        ],
+        [
+            "link:",
+            "here:",
+            "found it here",
+            "if anyone wants it",
+            "they have a sale",
+            "code still works",
+            "got it from",
+            "more info",
+            "",
+        ],
+        ["{url}"],
+        ["", "", "", "!", "lol", "(not an ad)", "just saying", "🙂"],
+    ],
+    [
+        [
+            "anyone else",
+            "does anyone",
+            "has anyone",
+            "who else",
+            "ok but does anyone",
+            "curious if anyone",
+        ],
+        ["use", "know about", "tried", "get", "order from", "follow"],
+        [
+            "this site",
+            "this shop",
+            "this newsletter",
+            "this channel",
+            "this discount page",
+            "this little store",
+            "this app",
+            "this account",
+        ],
+        ["for", "to find", "when looking for", "to save on", "to get"],
+        [
+            "cheap flights",
+            "gym gear",
+            "concert tickets",
+            "phone deals",
+            "recipes",
+            "game keys",
+            "books",
+            "plant stuff",
+            "hotel deals",
+            "sneakers",
+        ],
+        ["?", "??", "? asking for a friend", "? seems legit", "? saw it here", "?!"],
+        ["{url}"],
+    ],
+]
+
+# Benign feeds: one template per style (deals, headlines, status), many tweets a day,
+# a link in nearly every one; a status heartbeat now and then has none.
+FEED_TEMPLATES: list[Template] = [
+    [
+        ["Deal:", "Price drop:", "Coupon:", "Today only:", "Flash sale:"],
+        ["{num}% off"],
+        [
+            "headphones",
+            "running shoes",
+            "coffee makers",
+            "board games",
+            "laptops",
+            "garden tools",
+            "kids' books",
+            "camping gear",
+            "smart plugs",
+            "vacuum cleaners",
+        ],
+        ["at"],
+        ["Shopmart", "ValueHub", "Cartly", "BuyRight", "DealBarn", "MegaStore"],
+        ["{url}"],
+    ],
+    [
+        ["New post:", "Headline:", "From the blog:", "Latest:"],
+        ["City", "Region", "Tech", "Science", "Sports", "Business"],
+        ["desk:"],
+        ["budget", "bridge", "study", "league", "launch", "survey", "merger", "festival"],
+        ["plans", "results", "update", "approved", "delayed", "explained"],
+        ["{url}"],
+    ],
+    [
+        ["Status:", "Monitor:", "Uptime check:"],
+        ["api", "website", "checkout", "login", "search", "mail"],
+        ["is up", "is up", "is up", "degraded", "recovered"],
+        ["({num} ms)"],
+        ["{url}"] * 9 + [""],
+    ],
+]
+
 
 MAX_SLOTS = max(
     len(t)
@@ -451,6 +586,8 @@ MAX_SLOTS = max(
         HUMAN_LIKE_SPAM_TEMPLATES,
         LATE_CAMPAIGN_TEMPLATES,
         AUTOMATION_TEMPLATES,
+        EVASIVE_TEMPLATES,
+        FEED_TEMPLATES,
     )
     for t in group
 )

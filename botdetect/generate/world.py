@@ -8,6 +8,12 @@ same seed always gives the same tables.
 Accounts are laid out by index in contiguous ranges, one per kind, so that a botnet is a
 run of consecutive indexes and its controller (IP pool, devices, schedule) is a function of
 its id. The public `account_id` is a permutation of the index, so ids reveal nothing.
+
+Two kinds exist to keep the edge of the block band busy: `evasive` spam bots that look
+human on every single signal (volume, rhythm, text, residential IPs) and can only be told
+apart by several weak ones together, and benign `feed_automation` (deal, headline and
+status feeds) that looks like spam on most signals. The benign automation kinds are
+`BENIGN_AUTOMATION_KINDS`; evaluation groups them to report false positives on automation.
 """
 
 from __future__ import annotations
@@ -35,8 +41,11 @@ from botdetect.generate.random import (
 
 HUMAN = "human"
 AUTOMATION = "benign_automation"
-NAIVE, PARAPHRASE, LOW_SLOW, HUMAN_RHYTHM, LATE = BOT_KINDS
-BOTNET_KINDS = (NAIVE, PARAPHRASE, LOW_SLOW, HUMAN_RHYTHM, LATE)
+FEED = "feed_automation"
+# Benign kinds that post on a schedule; callers count them together as "benign automation".
+BENIGN_AUTOMATION_KINDS = (AUTOMATION, FEED)
+NAIVE, PARAPHRASE, LOW_SLOW, HUMAN_RHYTHM, LATE, EVASIVE = BOT_KINDS
+BOTNET_KINDS = (NAIVE, PARAPHRASE, LOW_SLOW, HUMAN_RHYTHM, LATE, EVASIVE)
 
 ID_OFFSET = 1_000_000
 DAY = 86_400
@@ -52,6 +61,25 @@ BOTNET_IP_POOL = {NAIVE: 4, PARAPHRASE: 4, LATE: 3, LOW_SLOW: 16, HUMAN_RHYTHM: 
 BOTNET_DEVICE_POOL = {NAIVE: 3, PARAPHRASE: 3, LATE: 2, LOW_SLOW: 0, HUMAN_RHYTHM: 5}
 # Seconds of jitter around a botnet's shared login schedule (its synchrony).
 LOGIN_JITTER = {NAIVE: 90, PARAPHRASE: 120, LATE: 60, LOW_SLOW: 600, HUMAN_RHYTHM: 900}
+
+# Evasive bots. Each number keeps one signal weak rather than absent: a detector has to
+# combine them, and none alone separates the kind from the human tail it overlaps.
+EVASIVE_ACTIVITY = (0.7, 2.0)  # mean tweets/day as multiples of human_tweets_per_day
+EVASIVE_PUSH_SHARE = 0.15  # tweets that push the campaign (a link, often a stranger tagged)
+EVASIVE_VICTIM_P = 0.5  # a campaign tweet mentions one random stranger
+EVASIVE_CONTROLLER_LOGIN_P = 0.015  # logins from the botnet's one controller host
+EVASIVE_AGE_DAYS = (30, 400)  # created this many days before the world starts, one by one
+EVASIVE_RING = (-4, -3, -2, -1, 1, 2, 3, 4)  # follow each other inside the botnet
+EVASIVE_STRANGER_FOLLOWS = (2, 11)  # [low, high) follows of random accounts
+
+# Feed automation: a period in seconds (24-96 tweets a day), operators running blocks of
+# 3-5 feeds, most from one office IP and server, and humans who follow a feed.
+FEED_PERIODS = [900, 1200, 1800, 2400, 3600]
+FEED_BLOCK = 8  # consecutive feeds split into two operators of 3-5
+FEED_SHARED_HOST_P = 0.6  # operators that run all their feeds from one IP and device
+FEED_CLOUD_OCTETS = [3, 34, 52, 104]
+FEED_FAN_P = 0.25  # non-popular humans following one feed...
+FEED_FAN_SKEW = 2.5  # ...drawn as u ** skew over the feeds: the first feeds are the big ones
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,12 +121,14 @@ def plan_world(cfg: GenerateConfig, as_of: dt.date, platform_start: dt.date) -> 
     n = cfg.accounts
     n_popular = max(1, round(n * cfg.popular_share))
     n_auto = round(n * cfg.benign_automation_share)
+    n_feed = round(n * cfg.feed_automation_share)
     n_bots = round(n * cfg.prevalence)
     mix_total = sum(cfg.bot_mix.get(k, 0.0) for k in BOT_KINDS) or 1.0
     bot_counts = {k: round(n_bots * cfg.bot_mix.get(k, 0.0) / mix_total) for k in BOT_KINDS}
     ranges: dict[str, tuple[int, int]] = {}
     cursor = n_popular
-    for kind, count in [(AUTOMATION, n_auto), *bot_counts.items()]:
+    # New kinds come after the older ones, so an older kind keeps its place for a seed.
+    for kind, count in [(AUTOMATION, n_auto), *bot_counts.items(), (FEED, n_feed)]:
         count = max(0, min(count, n - cursor))
         ranges[kind] = (cursor, cursor + count)
         cursor += count
@@ -188,6 +218,19 @@ def account_plan(spark: SparkSession, plan: WorldPlan) -> DataFrame:
         )
         .withColumn("is_lead", F.col("lead_index") == idx)
         .withColumn("lead_account_id", account_id_of(plan, F.col("lead_index")))
+        .withColumn("feed_operator", _feed_operator(plan))
+        .withColumn(
+            # The host a feed runs on: its operator's (>= 0), shared by the operator's
+            # feeds, or a server of its own (< 0).
+            "feed_host",
+            F.when(
+                F.col("kind") == FEED,
+                F.when(
+                    bernoulli(seed, "feed_shared", FEED_SHARED_HOST_P, F.col("feed_operator")),
+                    F.col("feed_operator"),
+                ).otherwise(F.lit(-1) - idx),
+            ),
+        )
     )
     return (
         df.withColumn(
@@ -196,17 +239,35 @@ def account_plan(spark: SparkSession, plan: WorldPlan) -> DataFrame:
                 {
                     HUMAN: pick_int(TZ_OFFSETS, randint(seed, "tz", len(TZ_OFFSETS), idx)),
                     HUMAN_RHYTHM: pick_int(TZ_OFFSETS, randint(seed, "tz", len(TZ_OFFSETS), idx)),
+                    EVASIVE: pick_int(TZ_OFFSETS, randint(seed, "tz", len(TZ_OFFSETS), idx)),
                 },
                 0,
             ),
         )
-        .withColumn("activity", exponential(seed, "activity", plan.cfg.human_tweets_per_day, idx))
-        .withColumn("auto_style", F.when(F.col("kind") == AUTOMATION, idx % 3))
+        .withColumn("activity", _activity(plan))
         .withColumn(
-            "auto_period", pick_int([3600, 7200, 10800, 14400, 21600], randint(seed, "per", 5, idx))
+            "auto_style",
+            F.when(F.col("kind") == AUTOMATION, idx % 3).when(
+                # An operator runs one style of feed (a deals company, a newsroom).
+                F.col("kind") == FEED,
+                randint(seed, "feed_style", 3, F.col("feed_operator")),
+            ),
+        )
+        .withColumn(
+            "auto_period",
+            F.when(
+                F.col("kind") == FEED,
+                pick_int(FEED_PERIODS, randint(seed, "feed_per", len(FEED_PERIODS), idx)),
+            ).otherwise(pick_int([3600, 7200, 10800, 14400, 21600], randint(seed, "per", 5, idx))),
         )
         .withColumn("auto_phase", randint(seed, "phase", 3600, idx))
-        .withColumn("created_epoch", _created_epoch(plan))
+        # Never null, and declared so: otherwise the optimizer infers `created_epoch IS NOT
+        # NULL` from the join in `account_days` and pushes it below these projections with
+        # every column inlined, a copy of the kind lookup per kind that grows each table's
+        # generated code past the JVM's 64 KB method limit.
+        .withColumn(
+            "created_epoch", F.coalesce(_created_epoch(plan), F.lit(_epoch(plan.platform_start)))
+        )
         .withColumn("created_at", F.timestamp_seconds(F.col("created_epoch")))
         .withColumn("home_ip", ipv4(24 + randint(seed, "oct", 75, idx), seed, "home", idx))
         .withColumn(
@@ -214,7 +275,44 @@ def account_plan(spark: SparkSession, plan: WorldPlan) -> DataFrame:
         )
         .withColumn("own_device", positive_id(seed, "device", idx))
         .withColumn("template", randint(seed, "template", 1000, F.col("botnet_id")))
+        .withColumn(
+            "feed_ip",
+            F.when(
+                F.col("kind") == FEED,
+                ipv4(
+                    pick_int(FEED_CLOUD_OCTETS, randint(seed, "feed_oct", 4, F.col("feed_host"))),
+                    seed,
+                    "feed_ip",
+                    F.col("feed_host"),
+                ),
+            ),
+        )
+        .withColumn(
+            "feed_device",
+            F.when(F.col("kind") == FEED, positive_id(seed, "feed_device", F.col("feed_host"))),
+        )
     )
+
+
+def _activity(plan: WorldPlan) -> Column:
+    """Mean tweets a day: an exponential spread for humans, a narrow human band for evasive
+    bots (enough volume to matter to their operator, none that stands out)."""
+    seed, idx = plan.seed, F.col("index")
+    mean = plan.cfg.human_tweets_per_day
+    lo, hi = EVASIVE_ACTIVITY
+    return F.when(
+        F.col("kind") == EVASIVE, mean * (lo + (hi - lo) * uniform(seed, "ev_activity", idx))
+    ).otherwise(exponential(seed, "activity", mean, idx))
+
+
+def _feed_operator(plan: WorldPlan) -> Column:
+    """The operator of a feed: blocks of FEED_BLOCK consecutive feeds split at a drawn point
+    into two operators of 3-5 feeds each. Null for other kinds."""
+    local = F.col("index") - plan.ranges[FEED][0]
+    block = F.floor(local / FEED_BLOCK)
+    split = 3 + randint(plan.seed, "feed_split", FEED_BLOCK - 5, block)
+    operator = block * 2 + F.when(local % FEED_BLOCK >= split, 1).otherwise(0)
+    return F.when(F.col("kind") == FEED, operator)
 
 
 def pick_int(values: list[int], index: Column) -> Column:
@@ -223,7 +321,11 @@ def pick_int(values: list[int], index: Column) -> Column:
 
 
 def _created_epoch(plan: WorldPlan) -> Column:
-    """Account creation time: humans spread over the platform's life, bots in bursts."""
+    """Account creation time: humans spread over the platform's life, bots in bursts.
+
+    Evasive bots are registered one at a time over months (no burst to find), but young:
+    an operator cannot buy years of history for every account.
+    """
     seed = plan.seed
     idx = F.col("index")
     botnet = F.col("botnet_id")
@@ -250,6 +352,14 @@ def _created_epoch(plan: WorldPlan) -> Column:
             - (200 + randint(seed, "created", 1800, idx)) * DAY
             + second_of_day,
             LATE: F.lit(campaign) + member_offset,
+            EVASIVE: F.lit(start)
+            - (
+                EVASIVE_AGE_DAYS[0]
+                + randint(seed, "created", EVASIVE_AGE_DAYS[1] - EVASIVE_AGE_DAYS[0], idx)
+            )
+            * DAY
+            + second_of_day,
+            FEED: F.lit(start) - (30 + randint(seed, "created", 3000, idx)) * DAY + second_of_day,
         },
         platform,
     ).cast("long")
@@ -312,10 +422,18 @@ def _daily_tweet_count(plan: WorldPlan) -> Column:
             LOW_SLOW: 1 + F.floor(u * 4),
             HUMAN_RHYTHM: 2 + geometric(seed, "nt", 10.0, *key),
             LATE: F.when(late_active, 30 + F.floor(u * 80)).otherwise(0),
+            # Like a human's: many days with nothing, some with several.
+            EVASIVE: geometric(seed, "nt", F.col("activity"), *key),
+            FEED: F.lit(DAY) / F.col("auto_period"),
         },
         0,
     )
     return F.least(count.cast("int"), F.lit(MAX_TWEETS_PER_DAY))
+
+
+def _evasive_push(seed: int, *key: Column) -> Column:
+    """Whether an evasive bot's tweet pushes its campaign (the rest is everyday chatter)."""
+    return (F.col("kind") == EVASIVE) & bernoulli(seed, "ev_push", EVASIVE_PUSH_SHARE, *key)
 
 
 def _diurnal_second(seed: int, salt: str, tz: Column, *keys: Column) -> Column:
@@ -340,10 +458,15 @@ def tweets(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
                 _diurnal_second(seed, "tweet_t", F.col("tz"), *key)
             ),
             HUMAN_RHYTHM: _diurnal_second(seed, "tweet_t", F.col("tz"), *key),
+            EVASIVE: _diurnal_second(seed, "tweet_t", F.col("tz"), *key),
             LOW_SLOW: _diurnal_second(seed, "tweet_t", F.lit(0), *key),
             AUTOMATION: F.col("auto_phase")
             + seq * F.col("auto_period")
             + randint(seed, "jit", 3, *key),
+            # A scheduler's period, with a queue's worth of delay.
+            FEED: F.col("auto_phase")
+            + seq * F.col("auto_period")
+            + randint(seed, "jit", 120, *key),
             NAIVE: burst_start + seq * 45 + randint(seed, "jit", 30, *key),
         },
         randint(seed, "tweet_t", DAY, *key),
@@ -351,7 +474,10 @@ def tweets(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
     created_epoch = F.col("day_epoch") + F.pmod(second, F.lit(DAY))
 
     # Replies go to popular accounts' first tweets of the day, which always exist.
-    reply_p = by_kind({HUMAN: 0.15, NAIVE: 0.30, LOW_SLOW: 0.50, AUTOMATION: 0.0}, 0.10)
+    reply_p = by_kind(
+        {HUMAN: 0.15, NAIVE: 0.30, LOW_SLOW: 0.50, AUTOMATION: 0.0, FEED: 0.0, EVASIVE: 0.15},
+        0.10,
+    )
     popular_index = randint(seed, "reply_to", max(1, plan.popular[1]), *key)
     parent = F.when(
         bernoulli(seed, "is_reply", reply_p, *key),
@@ -376,14 +502,20 @@ def tweets(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
             LOW_SLOW: F.lit(1),
             HUMAN_RHYTHM: F.when(bernoulli(seed, "nm", 0.3, *key), 1).otherwise(0),
             LATE: F.lit(2),
+            # One stranger at a time, only in campaign tweets: many distinct recipients over
+            # weeks, never a burst of them.
+            EVASIVE: F.when(
+                _evasive_push(seed, *key) & bernoulli(seed, "nm", EVASIVE_VICTIM_P, *key), 1
+            ).otherwise(0),
         },
         0,
     )
     empty = F.array().cast("array<bigint>")
+    # Everyday tweets mention a friend now and then; an evasive bot's "friends" are its
+    # neighbours in the botnet.
+    chats = F.col("kind").isin(HUMAN, EVASIVE) & bernoulli(seed, "mention", 0.2, *key)
     mentions = (
-        F.when(F.col("n_mentions") > 0, victims)
-        .when((F.col("kind") == HUMAN) & bernoulli(seed, "mention", 0.2, *key), F.array(friend))
-        .otherwise(empty)
+        F.when(F.col("n_mentions") > 0, victims).when(chats, F.array(friend)).otherwise(empty)
     )
     return (
         exploded.withColumn("n_mentions", n_mentions)
@@ -414,14 +546,28 @@ def _tweet_text(plan: WorldPlan, *key: Column) -> Column:
             LOW_SLOW: text.pick_template(text.LOW_SLOW_TEMPLATES, tpl),
             HUMAN_RHYTHM: text.pick_template(text.HUMAN_LIKE_SPAM_TEMPLATES, tpl),
             LATE: text.pick_template(text.LATE_CAMPAIGN_TEMPLATES, tpl),
+            # Drawn per tweet, not per botnet: the botnet has no template of its own.
+            EVASIVE: text.pick_template(
+                text.EVASIVE_TEMPLATES, randint(seed, "ev_tpl", len(text.EVASIVE_TEMPLATES), *key)
+            ),
+            FEED: text.pick_template(text.FEED_TEMPLATES, F.col("auto_style")),
         },
     )
-    # Humans, and half of the human-rhythm bots' tweets, are everyday text.
-    is_everyday = (F.col("kind") == HUMAN) | (
-        (F.col("kind") == HUMAN_RHYTHM) & ~bernoulli(seed, "hr_spam", 0.5, *key)
+    # Humans, half of the human-rhythm bots' tweets and most of the evasive bots' are
+    # everyday text; an evasive campaign tweet often opens with some too.
+    pushes = _evasive_push(seed, *key)
+    is_everyday = (
+        (F.col("kind") == HUMAN)
+        | ((F.col("kind") == HUMAN_RHYTHM) & ~bernoulli(seed, "hr_spam", 0.5, *key))
+        | ((F.col("kind") == EVASIVE) & ~pushes)
     )
-    raw = F.when(is_everyday, text.human_text(seed, *key)).otherwise(
-        text.render(template, seed, *key)
+    chatter = is_everyday | (pushes & bernoulli(seed, "ev_chatter", 0.6, *key))
+    # Each large expression appears once (concat_ws skips the null side): repeating one
+    # in several branches blows Spark's generated-code size limit.
+    raw = F.concat_ws(
+        " ",
+        F.when(chatter, text.human_text(seed, *key)),
+        F.when(~is_everyday, text.render(template, seed, *key)),
     )
     return text.fill_placeholders(raw, seed, *key)
 
@@ -442,11 +588,16 @@ def interactions(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
             LOW_SLOW: F.lit(1),
             HUMAN_RHYTHM: geometric(seed, "ni", 3.0, *day_key),
             LATE: F.when(late_active, 10 + randint(seed, "ni", 20, *day_key)).otherwise(0),
+            EVASIVE: geometric(seed, "ni", 2.0, *day_key),
+            FEED: F.lit(0),
         },
         0,
     ).cast("int")
-    # Botnet members amplify their lead's first tweet of the day (always present).
-    amplify = F.col("is_bot") & (F.col("kind") != LOW_SLOW) & bernoulli(seed, "amp", 0.7, *key)
+    # Botnet members amplify their lead's first tweet of the day (always present). Evasive
+    # bots engage like people: their lead may not tweet that day, and retweeting one
+    # account in unison is exactly what they avoid.
+    amplifies = F.col("is_bot") & ~F.col("kind").isin(LOW_SLOW, EVASIVE)
+    amplify = amplifies & bernoulli(seed, "amp", 0.7, *key)
     popular_tweet = tweet_id_of(
         F.col("epoch_day"),
         randint(seed, "target", max(1, plan.popular[1]), *key),
@@ -456,7 +607,7 @@ def interactions(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
         popular_tweet
     )
     action_u = uniform(seed, "action", *key)
-    retweet_share = F.when(F.col("is_bot"), 0.6).otherwise(0.3)
+    retweet_share = F.when(F.col("is_bot") & (F.col("kind") != EVASIVE), 0.6).otherwise(0.3)
     action = (
         F.when(action_u < retweet_share, "retweet")
         .when(action_u < retweet_share + 0.25, "favorite")
@@ -483,14 +634,15 @@ def logins(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
     key = (idx, F.col("day_index"), j)
     day_key = (idx, F.col("day_index"))
     late_active = F.col("day_index") >= plan.campaign_start_day
+    human_count = F.when(
+        bernoulli(seed, "active", 0.6, *day_key), 1 + randint(seed, "nl", 2, *day_key)
+    ).otherwise(0)
     count = by_kind(
         {
-            HUMAN: F.when(F.col("is_popular"), 2).otherwise(
-                F.when(
-                    bernoulli(seed, "active", 0.6, *day_key), 1 + randint(seed, "nl", 2, *day_key)
-                ).otherwise(0)
-            ),
+            HUMAN: F.when(F.col("is_popular"), 2).otherwise(human_count),
             AUTOMATION: F.lit(1),
+            FEED: 1 + randint(seed, "nl", 2, *day_key),
+            EVASIVE: human_count,
             NAIVE: 2 + randint(seed, "nl", 3, *day_key),
             PARAPHRASE: 2 + randint(seed, "nl", 3, *day_key),
             LOW_SLOW: F.lit(1),
@@ -512,9 +664,16 @@ def logins(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
         + j * 2 * 3600
         + randint(seed, "lj", jitter, *key)
     )
+    # A feed operator's cron job logs all its feeds in at once (from one host, if shared).
+    feed_second = (
+        randint(seed, "feed_login", 3600, F.col("feed_host"))
+        + j * 6 * 3600
+        + randint(seed, "lj", 20, *key)
+    )
     second = (
-        F.when(F.col("is_bot"), bot_second)
+        F.when(F.col("is_bot") & (F.col("kind") != EVASIVE), bot_second)
         .when(F.col("kind") == AUTOMATION, F.col("auto_phase") + j * 3600)
+        .when(F.col("kind") == FEED, feed_second)
         .otherwise(human_second)
     )
 
@@ -526,9 +685,17 @@ def logins(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
         .when(bernoulli(seed, "mobile", 0.1, *key), mobile_ip)
         .otherwise(F.col("home_ip"))
     )
+    # An evasive bot logs in from its own residential line and device, like a person,
+    # except for a rare session relayed through the botnet's controller host.
+    from_controller = (F.col("kind") == EVASIVE) & bernoulli(
+        seed, "ev_ctrl", EVASIVE_CONTROLLER_LOGIN_P, *key
+    )
+    controller_ip = botnet_pool_ip(seed, botnet, F.lit(0))
     ip = (
         F.when(F.col("kind") == HUMAN_RHYTHM, proxy_ip)
-        .when(F.col("is_bot"), pool_ip)
+        .when(from_controller, controller_ip)
+        .when(F.col("is_bot") & (F.col("kind") != EVASIVE), pool_ip)
+        .when(F.col("kind") == FEED, F.col("feed_ip"))
         .otherwise(human_ip)
     )
     pool_device = positive_id(
@@ -538,10 +705,18 @@ def logins(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
     human_device = F.when(bernoulli(seed, "dev2", 0.3, *key), second_device).otherwise(
         F.col("own_device")
     )
-    device = F.when(F.col("is_bot") & (F.col("kind") != LOW_SLOW), pool_device).otherwise(
-        human_device
+    device = (
+        F.when(F.col("is_bot") & ~F.col("kind").isin(LOW_SLOW, EVASIVE), pool_device)
+        .when(F.col("kind") == FEED, F.col("feed_device"))
+        .otherwise(human_device)
     )
-    fail_p = F.when(F.col("is_bot"), 0.2).otherwise(0.03)
+    # Evasive bots fail a little more than people (captchas, reused passwords): weakly.
+    fail_p = (
+        F.when(F.col("kind") == EVASIVE, 0.05)
+        .when(F.col("is_bot"), 0.2)
+        .when(F.col("kind") == FEED, 0.005)
+        .otherwise(0.03)
+    )
     failed = bernoulli(seed, "fail", fail_p, *key)
     bot_reason = pick(
         ["bad_password", "captcha_failed", "rate_limited"], randint(seed, "fr", 3, *key)
@@ -583,13 +758,32 @@ def follows(accounts_df: DataFrame, plan: WorldPlan) -> DataFrame:
             LATE: 50 + randint(seed, "nf", 250, idx),
             LOW_SLOW: F.lit(20),
             HUMAN_RHYTHM: F.lit(30),
+            # A few more strangers than a person follows, hoping for follow-backs.
+            EVASIVE: EVASIVE_STRANGER_FOLLOWS[0]
+            + randint(seed, "nf", EVASIVE_STRANGER_FOLLOWS[1] - EVASIVE_STRANGER_FOLLOWS[0], idx),
+            FEED: randint(seed, "nf", 4, idx),
         },
         0,
     )
     random_follows = _index_list(n_random, lambda i: randint(seed, "followee", n, idx, i))
+    follows_popular = F.col("kind").isin(HUMAN, EVASIVE) & ~F.col("is_popular")
     popular_follows = _index_list(
-        F.when((F.col("kind") == HUMAN) & ~F.col("is_popular"), 3).otherwise(0),
+        F.when(follows_popular, 3).otherwise(0),
         lambda i: randint(seed, "pop_followee", max(1, plan.popular[1]), idx, i),
+    )
+    # Feeds have real audiences: some people follow one.
+    feed_start, feed_end = plan.ranges[FEED]
+    fan = (F.col("kind") == HUMAN) & ~F.col("is_popular") & (feed_end > feed_start)
+    feed_follows = _index_list(
+        F.when(fan & bernoulli(seed, "feed_fan", FEED_FAN_P, idx), 1).otherwise(0),
+        # Audiences are skewed: a few big feeds, many small ones that look less established.
+        lambda i: (
+            feed_start
+            + F.floor(
+                F.pow(uniform(seed, "feed_followee", idx, i), FEED_FAN_SKEW)
+                * (feed_end - feed_start)
+            )
+        ).cast("long"),
     )
     # Friendship is symmetric: both sides draw the same number, so follows are reciprocal.
     offsets = F.array(*[F.lit(o) for o in range(-8, 9) if o != 0])
@@ -605,11 +799,21 @@ def follows(accounts_df: DataFrame, plan: WorldPlan) -> DataFrame:
         F.array(*[F.lit(o) for o in (-5, -4, -3, -2, -1, 1, 2, 3, 4, 5)]),
         lambda o: F.col("lead_index") + F.pmod(idx - F.col("lead_index") + o, members),
     )
-    ring_follows = F.when(
-        F.col("kind").isin(NAIVE, PARAPHRASE, LATE, HUMAN_RHYTHM), ring
-    ).otherwise(F.array().cast("array<bigint>"))
+    # An evasive botnet follows itself too, but only a few neighbours each: enough
+    # follow-backs for a human-looking reciprocity, not a clique.
+    evasive_ring = F.transform(
+        F.array(*[F.lit(o) for o in EVASIVE_RING]),
+        lambda o: F.col("lead_index") + F.pmod(idx - F.col("lead_index") + o, members),
+    )
+    ring_follows = (
+        F.when(F.col("kind").isin(NAIVE, PARAPHRASE, LATE, HUMAN_RHYTHM), ring)
+        .when(F.col("kind") == EVASIVE, evasive_ring)
+        .otherwise(F.array().cast("array<bigint>"))
+    )
+    # Bots follow during the world; evasive bots spread it over their life, as people do.
     since = F.when(
-        F.col("is_bot"), F.greatest(F.col("created_epoch"), F.lit(plan.world_start_epoch))
+        F.col("is_bot") & (F.col("kind") != EVASIVE),
+        F.greatest(F.col("created_epoch"), F.lit(plan.world_start_epoch)),
     )
     since = since.otherwise(F.col("created_epoch"))
     followed = F.col("followed_index")
@@ -619,7 +823,11 @@ def follows(accounts_df: DataFrame, plan: WorldPlan) -> DataFrame:
     return (
         accounts_df.withColumn(
             "followed_index",
-            F.explode(F.concat(random_follows, popular_follows, friend_follows, ring_follows)),
+            F.explode(
+                F.concat(
+                    random_follows, popular_follows, friend_follows, ring_follows, feed_follows
+                )
+            ),
         )
         .where(followed != idx)
         .select(
@@ -642,8 +850,12 @@ def ops_actions(accounts_df: DataFrame, plan: WorldPlan) -> DataFrame:
     )
     spam_at = active_from + F.floor(delay_days * DAY)
     restriction = F.when(bernoulli(seed, "restr", 0.6, idx), "suspend").otherwise("lock")
+    # Automation draws wrong spam locks; feeds (a link in every tweet) most of all.
     wrong_p = F.lit(cfg.false_label_rate) * (
-        F.when(F.col("kind") == AUTOMATION, 10).when(F.col("is_nat"), 3).otherwise(1)
+        F.when(F.col("kind") == AUTOMATION, 10)
+        .when(F.col("kind") == FEED, 15)
+        .when(F.col("is_nat"), 3)
+        .otherwise(1)
     )
     wrong_at = F.lit(plan.world_start_epoch) + randint(seed, "wrong_t", plan.days * DAY, idx)
     is_wrong = ~F.col("is_bot") & bernoulli(seed, "wrong", wrong_p, idx)
@@ -720,11 +932,14 @@ def accounts(accounts_df: DataFrame, plan: WorldPlan) -> DataFrame:
     def digits(n: int) -> Column:
         return F.lpad(randint(seed, f"digits{n}", 10**n, idx).cast("string"), n, "0")
 
+    # Evasive bots take a person's handle, with a taken name's digits a little more often.
+    digit_p = F.when(F.col("kind") == EVASIVE, 0.6).otherwise(0.4)
     human_handle = F.concat(
         first,
         F.when(bernoulli(seed, "h_last", 0.5, idx), F.concat(F.lit("_"), last)).otherwise(""),
-        F.when(bernoulli(seed, "h_dig", 0.4, idx), digits(2)).otherwise(""),
+        F.when(bernoulli(seed, "h_dig", digit_p, idx), digits(2)).otherwise(""),
     )
+    feed_style = pick(["deals", "headlines", "status"], F.col("auto_style"))
     handle = by_kind(
         {
             AUTOMATION: F.concat(
@@ -733,11 +948,17 @@ def accounts(accounts_df: DataFrame, plan: WorldPlan) -> DataFrame:
             NAIVE: F.concat(spam_word, digits(8)),
             PARAPHRASE: F.concat(first, word, digits(4)),
             LATE: F.concat(pick(["sol", "moon", "pepe"], idx), F.lit("_"), spam_word, digits(6)),
+            FEED: F.concat(feed_style, F.lit("_"), word, digits(2)),
         },
         human_handle,
     )
     display = by_kind(
-        {NAIVE: F.initcap(spam_word), LATE: F.upper(spam_word), AUTOMATION: F.initcap(word)},
+        {
+            NAIVE: F.initcap(spam_word),
+            LATE: F.upper(spam_word),
+            AUTOMATION: F.initcap(word),
+            FEED: F.concat(F.initcap(word), F.lit(" "), F.initcap(feed_style)),
+        },
         F.concat(F.initcap(first), F.lit(" "), F.initcap(last)),
     )
     pool_ip = botnet_pool_ip(seed, botnet, randint(seed, "chost", by_kind(BOTNET_IP_POOL, 1), idx))
@@ -750,17 +971,22 @@ def accounts(accounts_df: DataFrame, plan: WorldPlan) -> DataFrame:
             PARAPHRASE: pool_ip,
             LATE: pool_ip,
             HUMAN_RHYTHM: ipv4(100 + randint(seed, "cp_oct", 80, idx), seed, "cproxy", idx),
+            # An operator registers its feeds from its office, months or years apart.
+            FEED: F.col("feed_ip"),
         },
+        # Evasive bots sign up one by one from their own residential line.
         F.col("home_ip"),
     )
     pool_device = positive_id(
         seed, "bot_device", botnet, randint(seed, "cdev", by_kind(BOTNET_DEVICE_POOL, 1), idx)
     )
-    creation_device = F.when(F.col("is_bot") & (F.col("kind") != LOW_SLOW), pool_device).otherwise(
-        F.col("own_device")
+    creation_device = (
+        F.when(F.col("is_bot") & ~F.col("kind").isin(LOW_SLOW, EVASIVE), pool_device)
+        .when(F.col("kind") == FEED, F.col("feed_device"))
+        .otherwise(F.col("own_device"))
     )
     verified_p = F.when(F.col("is_popular"), 0.6).otherwise(
-        by_kind({HUMAN: 0.01, AUTOMATION: 0.4}, 0.0)
+        by_kind({HUMAN: 0.01, AUTOMATION: 0.4, FEED: 0.5}, 0.0)
     )
     return accounts_df.select(
         "account_id",

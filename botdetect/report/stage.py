@@ -36,7 +36,6 @@ from botdetect.report import shadow
 from botdetect.report.drift import Drift, drift
 from botdetect.score.decisions import DECISIONS, LIMITED, decide, over_cap_aggs
 from botdetect.train import registry
-from botdetect.train.evaluate import score_bin
 from botdetect.train.models import score as model_score
 
 log = logging.getLogger(__name__)
@@ -284,6 +283,31 @@ def _queue_section(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
     )
 
 
+def _decision_table(spark: SparkSession, cfg: Config, today: DataFrame) -> str:
+    """Accounts per decision; in synthetic worlds also bots and humans by the generator's
+    truth, labelled as such (shown beside the product's numbers, never used by them)."""
+    truth_ref = table_ref(cfg.storage, TRUTH_LAYER, "ground_truth")
+    if not table_exists(spark, truth_ref):
+        rows = today.groupBy("decision").count().collect()
+        return H.table(["decision", "accounts"], sorted((r[0], r[1]) for r in rows))
+    truth = read_table(spark, truth_ref).select("account_id", "is_spam_bot")
+    rows = (
+        today.join(truth, "account_id", "left")
+        .groupBy("decision")
+        .agg(
+            F.count("*").alias("accounts"),
+            F.sum(F.coalesce(F.col("is_spam_bot"), F.lit(False)).cast("int")).alias("bots"),
+        )
+        .collect()
+    )
+    table = sorted(
+        (r["decision"], r["accounts"], r["bots"], r["accounts"] - r["bots"]) for r in rows
+    )
+    return H.table(
+        ["decision", "accounts", "bots (truth, synthetic world)", "not bots (truth)"], table
+    )
+
+
 def _spam_accounts(spark: SparkSession, cfg: Config, as_of: dt.date) -> tuple[DataFrame, str]:
     truth_ref = table_ref(cfg.storage, TRUTH_LAYER, "ground_truth")
     if table_exists(spark, truth_ref):
@@ -426,7 +450,8 @@ def _quality_section(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
 
 
 def _histogram(today: DataFrame) -> dict[str, list[int]]:
-    index = score_bin(F.col("score"), HIST_BINS)
+    """Accounts per decision in equal steps of the score (a probability) for the figure."""
+    index = F.least(F.floor(F.col("score") * HIST_BINS).cast("int"), F.lit(HIST_BINS - 1))
     counts = {d: [0] * HIST_BINS for d in DECISIONS}
     for r in today.groupBy("decision", index.alias("bin")).count().collect():
         counts[r["decision"]][r["bin"]] = r["count"]
@@ -508,7 +533,7 @@ def _write_html(
         f"{'n/a' if found.half_volume_hours is None else f'{found.half_volume_hours:.1f}'} "
         f"hours. <b>Recommended time between scoring runs: {found.cadence_hours} hours.</b></p>"
     )
-    decisions = {r["decision"]: r["count"] for r in today.groupBy("decision").count().collect()}
+    decision_table = _decision_table(spark, cfg, today)
     sections = {
         "quality": ("Data quality", _quality_section(spark, cfg, as_of)),
         "pr-curve": (
@@ -518,8 +543,7 @@ def _write_html(
         ),
         "score-histogram": (
             "Scores by decision",
-            H.histogram_figure(_histogram(today), HIST_BINS)
-            + H.table(["decision", "accounts"], sorted(decisions.items())),
+            H.histogram_figure(_histogram(today), HIST_BINS) + decision_table,
         ),
         "feature-importance": ("Feature importances", H.importance_figure(importances)),
         "review-queue": ("Review queue (top clusters)", _queue_section(spark, cfg, as_of)),

@@ -7,9 +7,8 @@
 - `max_tweets_per_hour`: null (no limit) when allowed, 0 when blocked, else the cap.
   The cap comes from data: the `rate_percentile` of the peak hourly tweet rate of
   allowed accounts in the window, so an allowed account would almost never reach it.
-- Reasons: the most telling features of a flagged account, written for a reviewer as
-  value and population percentile; the model's most important features are candidates,
-  ranked by importance x how far the value sits from the median.
+- Reasons (score/explain.py): the features that pushed a flagged account toward spam,
+  written for a reviewer as value and population percentile (`percentile_of`).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from botdetect.quantiles import count_below, quantile_cuts
 
 DECISIONS = ("block", "review", "rate_limit", "allow")
 PERCENTILES = [i / 100 for i in range(1, 100)]
-REASON_MIN_DISTANCE = 40  # percentile points from the median: outside p10..p90
+REASON_MIN_DISTANCE = 40  # percentile points from the median on the spam side: p90+ or p10-
 
 
 def decide(
@@ -94,44 +93,6 @@ def percentile_of(value: Column, points: Sequence[float]) -> Column:
     below = count_below(value, points)
     at_or_below = count_below(value, points, inclusive=True)
     return (below + at_or_below) / 2 * (100 / (len(points) + 1))
-
-
-def _readable(value: Column) -> Column:
-    """Whole numbers without decimals, others to three places."""
-    return F.when(value == F.floor(value), value.cast("long").cast("string")).otherwise(
-        F.round(value, 3).cast("string")
-    )
-
-
-def reasons(
-    importances: Sequence[tuple[str, float]], cuts: dict[str, list[float]], top: int
-) -> Column:
-    """Up to `top` strings like `self_dup_ratio_28d=0.94 (p99)`, most telling first.
-
-    A feature is a candidate only when the account's value lies outside the population's
-    central 80% (below p10 or above p90); candidates rank by importance x distance from
-    the median.
-    """
-    candidates = []
-    for name, importance in importances:
-        points = cuts.get(name)
-        if not points:
-            continue
-        value = F.col(name).cast("double")
-        pct = F.when(value.isNull(), F.lit(50.0)).otherwise(percentile_of(value, points))
-        distance = F.abs(pct - 50)
-        weight = F.when(distance >= REASON_MIN_DISTANCE, F.lit(importance) * distance / 50)
-        text = F.concat(
-            F.lit(f"{name}="), _readable(value), F.lit(" (p"), F.round(pct).cast("int"), F.lit(")")
-        )
-        candidates.append(
-            F.struct(F.coalesce(weight, F.lit(0.0)).alias("weight"), text.alias("text"))
-        )
-    if not candidates:
-        return F.array().cast("array<string>")
-    ranked = F.sort_array(F.array(*candidates), asc=False)
-    kept = F.filter(F.slice(ranked, 1, top), lambda s: s["weight"] > 0)
-    return F.transform(kept, lambda s: s["text"])
 
 
 def review_queue(scored_df: DataFrame, max_members: int) -> DataFrame:

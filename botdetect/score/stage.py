@@ -25,11 +25,10 @@ from botdetect.score.decisions import (
     hourly_peaks,
     max_tweets_per_hour,
     over_cap_aggs,
-    population_cuts,
     rate_cap,
-    reasons,
     review_queue,
 )
+from botdetect.score.explain import Explainer, explained_cuts, explainer_for, reason_codes
 from botdetect.train import registry
 from botdetect.train.models import score as model_score
 
@@ -71,6 +70,7 @@ class ScoreResult:
     tweets_per_hour_cap: int
     allowed_over_cap: float  # share of allowed accounts whose peak exceeded the cap
     flagged_over_cap: float  # share of rate-limited/reviewed accounts it would have slowed
+    note: str = ""  # how the model was chosen when it is not the configured one
 
 
 def check_features(features_df: DataFrame, model: registry.ServedModel, table: str) -> None:
@@ -102,7 +102,7 @@ def score_accounts(
     features_df: DataFrame,
     model_pipeline: object,
     model: registry.ServedModel,
-    importances: list[tuple[str, float]],
+    explainer: Explainer,
     cfg: Config,
     peaks_df: DataFrame,
 ) -> DataFrame:
@@ -115,8 +115,7 @@ def score_accounts(
     decision = decide(
         F.col("score"), model.block_threshold, model.review_threshold, scfg.rate_limit_threshold
     )
-    cuts = population_cuts(features_df, [name for name, _ in importances])
-    why = reasons(importances, cuts, scfg.reasons)
+    why = reason_codes(explainer, explained_cuts(features_df, explainer), scfg.reasons)
     with_decision = scored.withColumn("decision", decision)
     return with_decision.select(
         *REACH_COLUMNS,
@@ -138,15 +137,37 @@ def score_accounts(
     )
 
 
+def served_model(cfg: Config) -> tuple[registry.ServedModel, str]:
+    """The model to serve and a note when it is not the configured one.
+
+    With no champion at all (no model has yet earned a block band), the challenger
+    serves review-only decisions: its block threshold is dropped, so nothing is blocked
+    by a model that could not show block precision. Any other missing alias or version
+    fails, naming it.
+    """
+    scfg = cfg.score
+    try:
+        return registry.find_model(cfg, scfg.alias, scfg.version), ""
+    except registry.ModelNotFoundError:
+        if scfg.version is not None or scfg.alias != registry.CHAMPION:
+            raise
+        challenger = registry.find_model(cfg, registry.CHALLENGER)
+    tags = {**challenger.tags, registry.TAG_BLOCK: "none"}
+    note = (
+        f"no champion: challenger v{challenger.version} serves review-only decisions "
+        "(no block) until a model with a block band is promoted"
+    )
+    log.warning("score: %s", note)
+    return dataclasses.replace(challenger, tags=tags), note
+
+
 def run_score(spark: SparkSession, cfg: Config) -> ScoreResult:
     import mlflow
-
-    from botdetect.train.models import feature_importances
 
     as_of = cfg.run_date()
     scfg = cfg.score
     registry.setup_mlflow(cfg)
-    model = registry.find_model(cfg, scfg.alias, scfg.version)
+    model, note = served_model(cfg)
     features_ref = table_ref(cfg.storage, "features", "account_features")
     features_df = read_table(spark, features_ref).where(F.col("as_of_date") == F.lit(as_of))
     check_features(features_df, model, features_ref.label)
@@ -162,16 +183,14 @@ def run_score(spark: SparkSession, cfg: Config) -> ScoreResult:
             f"`botdetect features --as-of-date {as_of}` first"
         )
     pipeline = mlflow.spark.load_model(model.uri)
-    try:
-        importances = feature_importances(pipeline, model.feature_columns)
-    except AttributeError:  # not a forest: every feature is a candidate reason
-        importances = [(c, 1.0) for c in model.feature_columns]
-    importances = importances[: scfg.reason_features]
+    # Percentiles are computed for the strongest candidates only: one pass, bounded width.
+    explainer = explainer_for(pipeline, model.feature_columns, model.feature_directions)
+    explainer = explainer.strongest(scfg.reason_features)
     daily_df = read_table(spark, table_ref(cfg.storage, "features", "features_daily"))
     peaks = hourly_peaks(daily_df, as_of, scfg.rate_window_days)
     features_df = features_df.persist()
     try:
-        draft = score_accounts(features_df, pipeline, model, importances, cfg, peaks)
+        draft = score_accounts(features_df, pipeline, model, explainer, cfg, peaks)
         draft = draft.persist()
         allowed = draft.where(F.col("decision") == "allow")
         cap = rate_cap(allowed, scfg.rate_percentile, scfg.min_tweets_per_hour)
@@ -207,6 +226,7 @@ def run_score(spark: SparkSession, cfg: Config) -> ScoreResult:
         tweets_per_hour_cap=cap,
         allowed_over_cap=stats["allowed_over"] or 0.0,
         flagged_over_cap=stats["limited_over"] or 0.0,
+        note=note,
     )
     log.info("score %s: %s", as_of, result)
     return result

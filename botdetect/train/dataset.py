@@ -1,12 +1,18 @@
 """Labelled feature rows, split by botnet component, with training and evaluation weights.
 
-- The split is a deterministic hash of `cluster_id` (the account's component in the
-  shared IP/device graph; a singleton's own id). A botnet never straddles train and test,
-  so the test set measures how well the model finds botnets it has not seen.
+- Each account's split is fixed the first time it is seen and kept in `labels.splits`
+  (`train/splits.py`): a new component is hashed from its `cluster_id` (`split_of`; the
+  account's component in the shared IP/device graph, a singleton's own id), and an
+  account joining a component takes its members' split. A botnet does not straddle train
+  and test, so the test set measures how well the model finds botnets it has not seen.
 - Training keeps a `negative_sample_rate` share of labelled negatives. Training weights
   are the label weights (expanded positives count less); evaluation weights are
   1 / (probability the row was sampled), so weighted counts stand for the population.
-- Evaluation sets use ops labels only: expanded positives are guesses, not labels.
+- Train and validation together are the development rows: models are cross-fitted over
+  `train.folds` folds of components there, and their out-of-fold scores choose the
+  model, fit the calibrator and set the thresholds; test confirms.
+- Evaluation covers every stratum the labels stage writes, each weighted by its sampling
+  rate: ops and expanded positives, random, verified and cleared negatives.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pyspark.sql import functions as F
 from botdetect.generate.random import uniform
 
 SPLITS = ("train", "validation", "test")
+DEVELOPMENT = ("train", "validation")  # cross-fitted: out-of-fold scores choose and calibrate
 
 
 class TrainingDataError(ValueError):
@@ -26,7 +33,10 @@ class TrainingDataError(ValueError):
 
 
 def split_of(cluster_id: Column, seed: int, fractions: Sequence[float]) -> Column:
-    """`train`, `validation` or `test` from a hash of the component id (never splits one)."""
+    """`train`, `validation` or `test` from a hash of the component id (never splits one).
+
+    Used for components with no assigned member (`splits.assign_new`); an account's split
+    is then read from `labels.splits`, not recomputed, because `cluster_id` moves."""
     draw = uniform(seed, "split", cluster_id)
     train, validation, _ = fractions
     return (
@@ -36,22 +46,29 @@ def split_of(cluster_id: Column, seed: int, fractions: Sequence[float]) -> Colum
     )
 
 
-def labelled_rows(
-    features_df: DataFrame, labels_df: DataFrame, seed: int, fractions: Sequence[float]
-) -> DataFrame:
+def labelled_rows(features_df: DataFrame, labels_df: DataFrame, splits_df: DataFrame) -> DataFrame:
     """Feature rows of labelled accounts, with `label`, `label_source`, `weight`,
-    `sample_rate` and `split`. Both inputs are for one as-of date."""
+    `sample_rate` and `split`. Features and labels are for one as-of date; `splits_df`
+    is (account_id, split) of those accounts (`splits.update_splits`). An account without
+    a split is left out, so the splits must cover every account of `features_df`."""
     labels = labels_df.select("account_id", "label", "label_source", "weight", "sample_rate")
-    return features_df.join(labels, "account_id", "inner").withColumn(
-        "split", split_of(F.col("cluster_id"), seed, fractions)
-    )
+    splits = splits_df.select("account_id", "split")
+    return features_df.join(labels, "account_id", "inner").join(splits, "account_id", "inner")
+
+
+def fold_of(cluster_id: Column, seed: int, folds: int) -> Column:
+    """A fold 0..folds-1 from a hash of the component id, for cross-fitting inside one run
+    (a botnet stays in one fold; folds need not be stable across runs, splits must)."""
+    return F.floor(uniform(seed, "fold", cluster_id) * folds).cast("int")
 
 
 def training_rows(
-    labelled_df: DataFrame, negative_sample_rate: float, seed: int, use_expanded: bool
+    rows_df: DataFrame, negative_sample_rate: float, seed: int, use_expanded: bool
 ) -> DataFrame:
-    """The train split: negatives down-sampled (deterministically per account)."""
-    rows = labelled_df.where(F.col("split") == "train")
+    """The rows a model fits on, out of `rows_df` (the development splits, or all of them
+    but one fold): negatives down-sampled (deterministically per account); expanded
+    positives only when `use_expanded`. Training weights are the label weights."""
+    rows = rows_df
     if not use_expanded:
         rows = rows.where(F.col("label_source") != "expanded")
     keep = (F.col("label") == 1) | (
@@ -60,11 +77,13 @@ def training_rows(
     return rows.where(keep)
 
 
-def evaluation_rows(labelled_df: DataFrame, split: str) -> DataFrame:
-    """One evaluation split with ops labels only and `w` = 1 / sample_rate."""
-    return labelled_df.where(
-        (F.col("split") == split) & (F.col("label_source") != "expanded")
-    ).withColumn("w", 1.0 / F.col("sample_rate"))
+def evaluation_rows(labelled_df: DataFrame, splits: Sequence[str]) -> DataFrame:
+    """Every labelled row of `splits`, every stratum (ops and expanded positives; random,
+    verified and cleared negatives), with `w` = 1 / sample_rate: weighted counts stand for
+    the whole scored population."""
+    return labelled_df.where(F.col("split").isin(*splits)).withColumn(
+        "w", 1.0 / F.col("sample_rate")
+    )
 
 
 def check_classes(counts: dict[tuple[str, int], int], min_positives: int) -> None:

@@ -6,7 +6,12 @@ population. Spark reduces a scored set to one row per score bin (`score_histogra
 everything after that is plain Python over at most `bins` rows, so the driver's memory
 does not grow with the number of accounts.
 
-A threshold `k / bins` flags every score >= it, which is exactly the bins >= k.
+Bins are equal steps of the score's log-odds over [-LOGIT_SPAN, LOGIT_SPAN], not of the
+score: scores are calibrated probabilities, and the decisions that matter (block at a
+precision of 0.99) live between 0.98 and 1.0, where equal steps of the score would leave one
+or two bins. A step of 24/1000 in log-odds is about 0.0001 wide at 0.995 and 0.00001 at
+0.9995. The threshold of bin k, `bin_edge(k, bins)`, flags every score >= it, which is
+exactly the bins >= k.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 Z_95 = 1.959963984540054
+LOGIT_SPAN = 12.0  # log-odds of the outermost bin edges: probabilities 6e-6 .. 1 - 6e-6
+_CLIP = 1e-12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +78,15 @@ class Point:
     def flagged_n(self) -> int:
         return self.tp_n + self.fp_n
 
+    @property
+    def effective_flagged(self) -> float:
+        """Kish's effective sample size of the flagged rows: (sum w)^2 / sum w^2. Without
+        squared weights (bootstrap replicates) the raw row count."""
+        squares = self.tp_w2 + self.fp_w2
+        if squares <= 0:
+            return float(self.flagged_n)
+        return (self.tp_w + self.fp_w) ** 2 / squares
+
     def precision_interval(self) -> tuple[float, float] | None:
         """95% Wilson interval for weighted precision, on Kish's effective sample size."""
         weight = self.tp_w + self.fp_w
@@ -96,8 +112,20 @@ def wilson(p: float, n: float, z: float = Z_95) -> tuple[float, float]:
 
 
 def score_bin(score: Column, bins: int) -> Column:
-    """The bin of a score in [0, 1]: floor(score x bins), a score of exactly 1 in the top bin."""
-    return F.least(F.floor(score * bins).cast("int"), F.lit(bins - 1))
+    """The bin of a score in [0, 1]: equal steps of log-odds, 0 and 1 in the end bins."""
+    clipped = F.least(F.greatest(score.cast("double"), F.lit(_CLIP)), F.lit(1 - _CLIP))
+    logit = F.log(clipped) - F.log1p(-clipped)
+    index = F.floor((logit + LOGIT_SPAN) * (bins / (2 * LOGIT_SPAN))).cast("int")
+    return F.least(F.greatest(index, F.lit(0)), F.lit(bins - 1))
+
+
+def bin_edge(k: int, bins: int) -> float:
+    """The lowest score of bin k (0 for the first bin, above 1 past the last)."""
+    if k <= 0:
+        return 0.0
+    if k >= bins:
+        return 1.0 + 1.0 / bins
+    return 1.0 / (1.0 + math.exp(LOGIT_SPAN - 2 * LOGIT_SPAN * k / bins))
 
 
 def score_histogram(
@@ -126,13 +154,13 @@ def score_histogram(
 
 
 def curve(histogram: Sequence[Bin], bins: int) -> list[Point]:
-    """One point per threshold k / bins, k = bins .. 0 (strictest first)."""
+    """One point per threshold `bin_edge(k)`, k = bins .. 0 (strictest first)."""
     by_index = {b.index: b for b in histogram}
     pos_w = sum(b.pos_w for b in histogram)
     pos_n = sum(b.pos_n for b in histogram)
     tp_w = fp_w = tp_w2 = fp_w2 = 0.0
     tp_n = fp_n = 0
-    points = [Point(1.0 + 1.0 / bins, 0.0, 0.0, 0, 0, 0.0, 0.0, pos_w, pos_n)]
+    points = [Point(bin_edge(bins, bins), 0.0, 0.0, 0, 0, 0.0, 0.0, pos_w, pos_n)]
     for k in range(bins - 1, -1, -1):
         b = by_index.get(k)
         if b is not None:
@@ -142,7 +170,7 @@ def curve(histogram: Sequence[Bin], bins: int) -> list[Point]:
             fp_n += b.neg_n
             tp_w2 += b.pos_w2
             fp_w2 += b.neg_w2
-        points.append(Point(k / bins, tp_w, fp_w, tp_n, fp_n, tp_w2, fp_w2, pos_w, pos_n))
+        points.append(Point(bin_edge(k, bins), tp_w, fp_w, tp_n, fp_n, tp_w2, fp_w2, pos_w, pos_n))
     return points
 
 

@@ -1,8 +1,10 @@
-"""The model pipelines: null handling and feature vector inside the saved model.
+"""The model pipelines: null handling, feature vector and calibration inside the saved model.
 
 Scoring loads a `PipelineModel` and feeds it `account_features` rows as they are: the
 null fill and the vector assembly are stages of the pipeline, so training and scoring
-cannot prepare features differently.
+cannot prepare features differently. The last stage is an isotonic calibrator fitted on
+out-of-fold scores: the served `score` is a probability of spam at the population's
+prevalence, whichever model family sits before it.
 """
 
 from __future__ import annotations
@@ -12,15 +14,24 @@ import itertools
 from collections.abc import Sequence
 
 from pyspark.ml import Pipeline, PipelineModel
-from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
+from pyspark.ml.classification import (
+    LogisticRegression,
+    LogisticRegressionModel,
+    RandomForestClassificationModel,
+    RandomForestClassifier,
+)
 from pyspark.ml.feature import SQLTransformer, StandardScaler, VectorAssembler
-from pyspark.ml.functions import vector_to_array
+from pyspark.ml.functions import array_to_vector, vector_to_array
+from pyspark.ml.regression import IsotonicRegression, IsotonicRegressionModel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from botdetect.config import ForestConfig, LogisticConfig
 
 VECTOR = "features_vector"
+CALIBRATED = "calibrated"
+FOREST = "random_forest"
+LOGISTIC = "logistic_regression"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,13 +80,15 @@ def forest_pipeline(
     return Pipeline(stages=[*_prepare(columns, null_fill), forest])
 
 
-def logistic_pipeline(columns: Sequence[str], cfg: LogisticConfig, null_fill: float) -> Pipeline:
+def logistic_pipeline(
+    columns: Sequence[str], cfg: LogisticConfig, null_fill: float, reg_param: float
+) -> Pipeline:
     scaler = StandardScaler(inputCol=VECTOR, outputCol="scaled", withMean=True, withStd=True)
     logistic = LogisticRegression(
         featuresCol="scaled",
         labelCol="label",
         weightCol="weight",
-        regParam=cfg.reg_param,
+        regParam=reg_param,
         elasticNetParam=cfg.elastic_net_param,
         maxIter=cfg.max_iter,
     )
@@ -86,14 +99,85 @@ def fit(pipeline: Pipeline, train_df: DataFrame) -> PipelineModel:
     return pipeline.fit(train_df.withColumn("label", F.col("label").cast("double")))
 
 
-def score(model: PipelineModel, df: DataFrame, keep: Sequence[str]) -> DataFrame:
-    """`keep` columns plus `score`, the model's probability of the positive class."""
+def raw_score(model: PipelineModel, df: DataFrame, keep: Sequence[str]) -> DataFrame:
+    """`keep` columns plus `raw`: the classifier's margin for the positive class (the
+    forest's summed tree votes, the regression's log-odds). Calibration maps it to a
+    probability; it is monotone in the uncalibrated probability, with no clipping at 1."""
     predicted = model.transform(df)
-    return predicted.select(*keep, vector_to_array("probability")[1].alias("score"))
+    return predicted.select(*keep, vector_to_array("rawPrediction")[1].alias("raw"))
+
+
+def _as_raw_prediction(raw_df: DataFrame) -> DataFrame:
+    """`raw` as the vector column the calibrator reads (index 1, as in rawPrediction)."""
+    pair = F.array(F.lit(0.0), F.col("raw").cast("double"))
+    return raw_df.withColumn("rawPrediction", array_to_vector(pair))
+
+
+def fit_calibrator(raw_df: DataFrame) -> IsotonicRegressionModel:
+    """Isotonic regression of the label on `raw`, weighted by `w` (1 / sampling rate), so
+    the fitted probability is the share of spam at the population's prevalence."""
+    rows = _as_raw_prediction(
+        raw_df.select(
+            "raw",
+            F.col("label").cast("double").alias("label"),
+            F.col("w").cast("double").alias("w"),
+        )
+    )
+    return IsotonicRegression(
+        featuresCol="rawPrediction",
+        featureIndex=1,
+        labelCol="label",
+        weightCol="w",
+        predictionCol=CALIBRATED,
+        isotonic=True,
+    ).fit(rows)
+
+
+def calibrate(calibrator: IsotonicRegressionModel, raw_df: DataFrame) -> DataFrame:
+    """`raw_df` (with `raw`) plus `score`, the calibrated probability."""
+    out = calibrator.transform(_as_raw_prediction(raw_df))
+    return out.drop("rawPrediction").withColumnRenamed(CALIBRATED, "score")
+
+
+def calibrated(model: PipelineModel, calibrator: IsotonicRegressionModel) -> PipelineModel:
+    """The served model: the fitted pipeline with the calibrator as its last stage."""
+    return PipelineModel(stages=[*model.stages, calibrator])
+
+
+def score(model: PipelineModel, df: DataFrame, keep: Sequence[str]) -> DataFrame:
+    """`keep` columns plus `score`: the calibrated probability of spam when the model has a
+    calibrator, else the classifier's probability of the positive class."""
+    predicted = model.transform(df)
+    if isinstance(model.stages[-1], IsotonicRegressionModel):
+        value = F.least(F.greatest(F.col(CALIBRATED), F.lit(0.0)), F.lit(1.0))
+    else:
+        value = vector_to_array("probability")[1]
+    return predicted.select(*keep, value.cast("double").alias("score"))
+
+
+def family(model: PipelineModel) -> str:
+    """`random_forest` or `logistic_regression`: the classifier stage's kind."""
+    for stage in model.stages:
+        if isinstance(stage, RandomForestClassificationModel):
+            return FOREST
+        if isinstance(stage, LogisticRegressionModel):
+            return LOGISTIC
+    raise ValueError("the pipeline has no random-forest or logistic-regression stage")
 
 
 def feature_importances(model: PipelineModel, columns: Sequence[str]) -> list[tuple[str, float]]:
-    """The forest's impurity importances by feature, largest first."""
-    forest = model.stages[-1]
-    values = forest.featureImportances.toArray()
-    return sorted(zip(columns, (float(v) for v in values), strict=True), key=lambda kv: -kv[1])
+    """Importances by feature, largest first: the forest's impurity importances, or the
+    regression's |coefficient| on standardised features (normalised to sum to 1)."""
+    values: list[float] = []
+    for stage in model.stages:
+        if isinstance(stage, RandomForestClassificationModel):
+            values = [float(v) for v in stage.featureImportances.toArray()]
+            break
+        if isinstance(stage, LogisticRegressionModel):
+            coefs = [abs(float(v)) for v in stage.coefficients.toArray()]
+            total = sum(coefs) or 1.0
+            values = [c / total for c in coefs]
+            break
+    else:
+        raise ValueError("the pipeline has no random-forest or logistic-regression stage")
+    return sorted(zip(columns, values, strict=True), key=lambda kv: -kv[1])

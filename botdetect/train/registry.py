@@ -1,8 +1,9 @@
 """MLflow: where runs and models go, and when the `champion` alias moves.
 
 Every registered version gets the alias `challenger`. `champion` (what scoring serves by
-default) moves only when the challenger finds more bots at the block threshold than the
-champion on the same test accounts, without losing precision.
+default) moves only to a model with a block band, and only when it finds more bots at its
+block threshold than the champion at its own on the same test accounts, without losing
+precision, both judged with cluster-bootstrap bounds (`decide_promotion`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ TAG_REVIEW = "threshold_review"
 TAG_AS_OF = "as_of_date"
 TAG_FEATURES = "feature_columns"
 TAG_RUN = "run_id"
+TAG_FAMILY = "model_family"
+# One of '+', '-', '0' per feature, in feature_columns order: the side (higher, lower,
+# none) where spam accounts sat in training; forest reason codes need it.
+TAG_DIRECTIONS = "feature_directions"
 
 
 class ModelNotFoundError(LookupError):
@@ -77,6 +82,22 @@ class ServedModel:
     def feature_columns(self) -> list[str]:
         return [c for c in self.tags.get(TAG_FEATURES, "").split(",") if c]
 
+    @property
+    def feature_directions(self) -> dict[str, int] | None:
+        """Each feature's spam side (+1 higher, -1 lower, 0 undecided) from the
+        `feature_directions` tag; None for versions registered without it."""
+        text = self.tags.get(TAG_DIRECTIONS)
+        if text is None:
+            return None
+        signs = {"+": 1, "-": -1, "0": 0}
+        columns = self.feature_columns
+        if len(text) != len(columns) or not set(text) <= signs.keys():
+            raise ValueError(
+                f"model {self.name} v{self.version}: tag {TAG_DIRECTIONS}={text!r} is not one "
+                f"of '+', '-', '0' for each of its {len(columns)} feature columns"
+            )
+        return {c: signs[s] for c, s in zip(columns, text, strict=True)}
+
 
 def _optional_float(text: str | None) -> float | None:
     return None if text in (None, "", "none") else float(text)
@@ -117,31 +138,65 @@ class Promotion:
     reason: str
 
 
+class ChampionError(RuntimeError):
+    """The current champion cannot be loaded or cannot score the test set: the run fails
+    and nothing is promoted (a broken champion is an incident, not a free pass)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """Challenger against champion at their own block thresholds on the same test accounts
+    (components bootstrapped together, so the differences keep the pairing)."""
+
+    accounts: int
+    recall: tuple[float, float]  # (challenger, champion), point estimates
+    precision: tuple[float | None, float | None]
+    recall_gain_lo: float  # lower confidence bound of challenger - champion recall
+    precision_change_lo: float | None  # the same for precision; None if either flags none
+
+    def describe(self) -> str:
+        def fmt(v: float | None) -> str:
+            return "n/a" if v is None else f"{v:.4f}"
+
+        return (
+            f"recall {fmt(self.recall[0])} vs {fmt(self.recall[1])} (gain lower bound "
+            f"{fmt(self.recall_gain_lo)}), precision {fmt(self.precision[0])} vs "
+            f"{fmt(self.precision[1])} (change lower bound {fmt(self.precision_change_lo)}) "
+            f"on {self.accounts:,} test accounts"
+        )
+
+
 def decide_promotion(
-    challenger: tuple[float, float] | None,
-    champion: tuple[float, float] | None,
-    tolerance: float,
+    challenger_blocks: bool,
     champion_version: str | None,
+    champion_blocks: bool,
+    comparison: Comparison | None,
+    tolerance: float,
 ) -> Promotion:
-    """Whether `champion` moves, from (recall, precision) at each model's block threshold
-    on the same test accounts; None means the model has no block threshold there."""
+    """Whether `champion` moves to the challenger.
+
+    - A challenger without a block band never becomes champion (it stays `challenger`).
+    - With no champion yet, a challenger with a block band does.
+    - A champion without a block band (registered before this gate) gives way to one
+      that has a band.
+    - Otherwise the challenger must catch more bots on the same test accounts with the
+      lower bound of the recall gain above 0, and must not lose precision: the lower bound
+      of the precision change at least -tolerance. Point estimates on a handful of
+      accounts are not enough.
+    """
+    if not challenger_blocks:
+        return Promotion(
+            False, "the challenger has no block band (no threshold reaches the block target)"
+        )
     if champion_version is None:
         return Promotion(True, "no champion yet")
-    if challenger is None:
-        return Promotion(False, "the challenger reaches the block precision target at no threshold")
-    if champion is None:
-        return Promotion(
-            True,
-            f"champion v{champion_version} reaches the block precision target at no "
-            "threshold on this test set",
-        )
-    (c_recall, c_precision), (h_recall, h_precision) = challenger, champion
-    numbers = (
-        f"recall {c_recall:.4f} vs {h_recall:.4f}, precision {c_precision:.4f} vs "
-        f"{h_precision:.4f} (champion v{champion_version})"
-    )
-    if c_precision < h_precision - tolerance:
-        return Promotion(False, f"the challenger loses precision: {numbers}")
-    if c_recall <= h_recall:
-        return Promotion(False, f"the challenger does not catch more bots: {numbers}")
+    if not champion_blocks:
+        return Promotion(True, f"champion v{champion_version} has no block band")
+    if comparison is None:
+        raise ValueError("decide_promotion: a champion with a block band needs a comparison")
+    numbers = f"{comparison.describe()} (champion v{champion_version})"
+    if comparison.precision_change_lo is None or comparison.precision_change_lo < -tolerance:
+        return Promotion(False, f"the challenger may lose precision: {numbers}")
+    if comparison.recall_gain_lo <= 0:
+        return Promotion(False, f"the challenger does not surely catch more bots: {numbers}")
     return Promotion(True, f"the challenger catches more bots without losing precision: {numbers}")
