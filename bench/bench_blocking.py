@@ -47,8 +47,11 @@ Goals, PASS/FAIL per scale:
 - precision: truth block precision >= 0.99 with truth block recall >= 0.6;
 - flagged recall: block+review recall >= 0.85;
 - automation: at most 0.1% of benign automation blocked;
-- offline interval not optimistic: `test_block_precision_boot_lo` <= truth precision (the
-  interval contains the truth or sits below it; an interval above the truth fails).
+- offline interval not optimistic: the low end of the offline interval <= truth precision
+  (it contains the truth or sits below it; an interval above the truth fails). The offline
+  interval is `test_block_precision_interval_lo`/`_hi`: the wider of the cluster-bootstrap
+  and Wilson intervals (runs that predate those keys: the same union from `..._boot_lo`
+  and `..._precision_lo`).
 
 Writes OUT/blocking.json (default bench/results/blocking.json; `--with FILE` merges the
 scales of an earlier result, so a large scale can run in a session of its own) and prints
@@ -106,12 +109,16 @@ GOALS = {
     "precision": f"truth block precision >= {PRECISION_GOAL} with recall >= {RECALL_GOAL}",
     "flagged_recall": f"block+review recall >= {FLAGGED_RECALL_GOAL}",
     "automation": f"benign automation blocked <= {AUTOMATION_BLOCKED_GOAL:.1%}",
-    "offline_interval": "offline interval not optimistic (test boot lo <= truth precision)",
+    "offline_interval": "offline interval not optimistic (its low end <= truth precision)",
 }
 OFFLINE_KEYS = (
     "test_block_precision",
     "test_block_precision_boot_lo",
     "test_block_precision_boot_hi",
+    "test_block_precision_lo",
+    "test_block_precision_hi",
+    "test_block_precision_interval_lo",
+    "test_block_precision_interval_hi",
     "test_block_precision_bound",
     "val_block_precision_bound",
     "test_block_recall",
@@ -408,13 +415,31 @@ def measure_scale(args: argparse.Namespace, accounts: int) -> dict[str, Any]:
     return result
 
 
+def offline_interval(offline: dict[str, Any]) -> tuple[float | None, float | None]:
+    """The offline block-precision interval: the train stage's union of the bootstrap and
+    Wilson intervals, or that union rebuilt from both for runs that predate the key."""
+    lo, hi = (
+        offline.get("test_block_precision_interval_lo"),
+        offline.get("test_block_precision_interval_hi"),
+    )
+    if lo is not None and hi is not None:
+        return lo, hi
+    los = [
+        v for k in ("boot_lo", "lo") if (v := offline.get(f"test_block_precision_{k}")) is not None
+    ]
+    his = [
+        v for k in ("boot_hi", "hi") if (v := offline.get(f"test_block_precision_{k}")) is not None
+    ]
+    return (min(los) if los else None), (max(his) if his else None)
+
+
 def judge(run: dict[str, Any]) -> dict[str, bool]:
     """The goals of one scale (False when a scale did not get far enough to measure one)."""
     b, score = run.get("blocking") or {}, run.get("score") or {}
     offline = (run.get("train") or {}).get("offline") or {}
     precision, recall = b.get("block_precision"), b.get("block_recall")
     flagged, automation = b.get("flagged_recall"), b.get("automation_blocked_share")
-    lo = offline.get("test_block_precision_boot_lo")
+    lo, _ = offline_interval(offline)
     blocked = ((b.get("by_decision") or {}).get("block") or {}).get("accounts", 0)
     return {
         "block_band": score.get("block_threshold") is not None and blocked > 0,
@@ -431,10 +456,7 @@ def judge(run: dict[str, Any]) -> dict[str, bool]:
 def interval_position(run: dict[str, Any]) -> str:
     """Where the offline interval sits against the truth precision of D."""
     offline = (run.get("train") or {}).get("offline") or {}
-    lo, hi = (
-        offline.get("test_block_precision_boot_lo"),
-        offline.get("test_block_precision_boot_hi"),
-    )
+    lo, hi = offline_interval(offline)
     truth = (run.get("blocking") or {}).get("block_precision")
     if lo is None or hi is None or truth is None:
         return "not measured"
@@ -535,8 +557,8 @@ def offline(run: dict[str, Any], key: str) -> str:
 
 
 def boot_interval(run: dict[str, Any]) -> str:
-    lo = offline(run, "test_block_precision_boot_lo")
-    return f"[{lo}, {offline(run, 'test_block_precision_boot_hi')}]"
+    lo, hi = offline_interval(run["train"]["offline"])
+    return f"[{num(lo)}, {num(hi)}]"
 
 
 def population(run: dict[str, Any]) -> str:
@@ -601,7 +623,7 @@ def print_results(runs: list[dict[str, Any]]) -> None:
         runs,
         [
             ("test block precision", lambda r: offline(r, "test_block_precision")),
-            ("  bootstrap interval", boot_interval),
+            ("  interval (bootstrap and Wilson)", boot_interval),
             ("  one-sided bound", lambda r: offline(r, "test_block_precision_bound")),
             ("val block precision bound", lambda r: offline(r, "val_block_precision_bound")),
             ("truth block precision on D", lambda r: truth(r, "block_precision")),

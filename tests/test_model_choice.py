@@ -7,7 +7,7 @@ import pytest
 from botdetect.train import evaluate as ev
 from botdetect.train.bootstrap import BootstrapCurves
 from botdetect.train.models import FOREST, LOGISTIC
-from botdetect.train.stage import Candidate, Judged, Spec, choose, review_band_start
+from botdetect.train.stage import Candidate, Judged, Spec, band_metrics, choose, review_band_start
 
 BINS = 10
 
@@ -49,3 +49,18 @@ def test_review_band_starts_at_the_rule_never_below_its_floor_nor_above_block():
     assert review_band_start(0.995, 0.99, 0.5) == 0.99  # never above block
     assert review_band_start(0.2, None, 0.5) == 0.5
     assert review_band_start(None, 0.99, 0.5) is None
+
+
+def test_the_offline_interval_does_not_collapse_when_the_band_has_no_false_positive():
+    # 50 bots above the threshold, none of the 1,000 humans: every bootstrap replicate has
+    # precision 1, so the bootstrap interval is [1, 1]; the reported one keeps Wilson's width.
+    hist = [ev.Bin(9, 50, 0, 50, 0, 50, 0), ev.Bin(0, 0, 1000, 0, 1000, 0, 1000)]
+    points = ev.curve(hist, BINS)
+    judged = Judged(points, BootstrapCurves([points] * 20), ev.bin_edge(9, BINS), None)
+    got = band_metrics(judged, {"block": judged.block}, "test", 0.95)
+    assert got["test_block_precision_boot_lo"] == got["test_block_precision_boot_hi"] == 1.0
+    wilson_lo, _ = ev.wilson(1.0, 50)
+    assert got["test_block_precision_interval_lo"] == pytest.approx(wilson_lo)
+    assert got["test_block_precision_interval_lo"] < 0.95
+    assert got["test_block_precision_interval_hi"] == 1.0
+    assert got["test_block_effective_flagged"] == pytest.approx(50)

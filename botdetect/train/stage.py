@@ -309,9 +309,18 @@ def band_metrics(
             continue
         values = judged.boot.precisions(index)
         if values:
-            out[f"{prefix}_{name}_precision_boot_lo"] = percentile(values, tail)
-            out[f"{prefix}_{name}_precision_boot_hi"] = percentile(values, 1 - tail)
+            lo, hi = percentile(values, tail), percentile(values, 1 - tail)
+            out[f"{prefix}_{name}_precision_boot_lo"] = lo
+            out[f"{prefix}_{name}_precision_boot_hi"] = hi
             out[f"{prefix}_{name}_precision_bound"] = percentile(values, 1 - confidence)
+            # The reported interval is the wider of the bootstrap's and Wilson's: with no
+            # false positive in the band, every replicate has precision 1 and the
+            # bootstrap collapses to [1, 1], while Wilson still says how few rows there are.
+            wilson = judged.points[index].precision_interval()
+            if wilson is not None:
+                lo, hi = min(lo, wilson[0]), max(hi, wilson[1])
+            out[f"{prefix}_{name}_precision_interval_lo"] = lo
+            out[f"{prefix}_{name}_precision_interval_hi"] = hi
         out[f"{prefix}_{name}_effective_flagged"] = judged.points[index].effective_flagged
     return out
 
