@@ -47,8 +47,16 @@ def test_model_is_registered_with_both_aliases_and_what_scoring_needs(e2e_world)
     assert champion.version == challenger.version == "1"
     assert champion.tags[registry.TAG_AS_OF] == FIRST.isoformat()
     assert len(champion.feature_columns) == 85
-    assert champion.block_threshold is None or 0 < champion.block_threshold <= 1
+    assert champion.block_threshold is not None and 0 < champion.block_threshold <= 1
     assert champion.review_threshold is not None
+    assert champion.tags[registry.TAG_FAMILY] in ("random_forest", "logistic_regression")
+    assert len(champion.tags[registry.TAG_DIRECTIONS]) == 85
+    # The calibrator is the served pipeline's last stage: scoring cannot calibrate otherwise.
+    import mlflow
+    from pyspark.ml.regression import IsotonicRegressionModel
+
+    served = mlflow.spark.load_model(champion.uri)
+    assert isinstance(served.stages[-1], IsotonicRegressionModel)
 
 
 def test_scores_have_one_row_per_account_and_a_rerun_replaces_the_date(spark, e2e_world):

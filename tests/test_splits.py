@@ -8,6 +8,7 @@ except 2, 6, 9, 23, 41, 51, 56 (`test`) and 27, 30, 33, 40, 43, 52 (`validation`
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from chispa import assert_df_equality
@@ -220,3 +221,14 @@ def test_labelled_rows_take_the_split_from_the_splits_frame(spark):
         [(2, 2, "test"), (3, 3, "validation")], "account_id long, cluster_id long, split string"
     )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_relative_storage_root_works_as_in_make_demo(spark, tmp_path):
+    # `make demo` keeps tables under ./lakehouse: Delta's builder parses a relative
+    # location as a table identifier unless it is made absolute. (Relative to the working
+    # directory the session's JVM shares with this process.)
+    root = "./" + os.path.relpath(tmp_path / "lake")
+    relative = load_config(None, [f"storage.root={root}", f"train.seed={SEED}"])
+    got = update_splits(spark, relative, _features(spark, [(1, 1), (2, 1)]), D1)
+    assert sorted(r["account_id"] for r in got.collect()) == [1, 2]
+    assert (tmp_path / "lake" / "labels" / "splits" / "_delta_log").is_dir()

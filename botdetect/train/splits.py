@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -117,11 +118,22 @@ def splits_ref(cfg: Config) -> TableRef:
     return table_ref(cfg.storage, SPLITS_LAYER, SPLITS_NAME)
 
 
+def _location(ref: TableRef) -> str:
+    """The table's path for Delta's builder APIs: they parse a relative location such as
+    ./lakehouse/... as a table identifier, so a local path is made absolute (a URI such as
+    s3://... or dbfs:/... is kept as it is)."""
+    assert ref.path is not None
+    return ref.path if ":" in ref.path else str(Path(ref.path).resolve())
+
+
 def _create_if_missing(spark: SparkSession, ref: TableRef) -> None:
     from delta.tables import DeltaTable
 
     builder = DeltaTable.createIfNotExists(spark).addColumns(SPLITS_SCHEMA)
-    builder = builder.tableName(ref.full_name) if ref.full_name else builder.location(ref.path)
+    if ref.full_name:
+        builder = builder.tableName(ref.full_name)
+    else:
+        builder = builder.location(_location(ref))
     builder.execute()
 
 
@@ -149,7 +161,7 @@ def update_splits(
         target = (
             DeltaTable.forName(spark, ref.full_name)
             if ref.full_name
-            else DeltaTable.forPath(spark, ref.path)
+            else DeltaTable.forPath(spark, _location(ref))
         )
         (
             target.alias("t")
