@@ -29,8 +29,10 @@ $(JARS)/.fetched: $(DELTA_POM)
 	  -DoutputDirectory=$(CURDIR)/$(JARS) -DexcludeTransitive=true
 	touch $@
 
-# The demo world, a first pipeline run three days back (trains the champion), then today's
-# run: incremental features, scoring, and a shadow report that has earlier flags to judge.
+# The demo world, a first pipeline run three days back (trains the champion), the simulated
+# ops team answering that run's audit sample and review queue (synthetic worlds only), then
+# today's run: incremental features, scoring, and a shadow report that has earlier flags
+# and audit verdicts to judge.
 DEMO_FIRST := 2026-11-25
 # Headless Chromium renders the run report in a test; from Debian when missing.
 browser:
@@ -42,6 +44,7 @@ demo: setup
 	$(BIN)/botdetect generate --conf local
 	$(BIN)/botdetect pipeline --conf local --no-generate --full-ingest --full-refresh \
 	  --as-of-date $(DEMO_FIRST) --train always
+	$(BIN)/botdetect ops-sim --conf local --as-of-date $(DEMO_FIRST)
 	$(BIN)/botdetect pipeline --conf local --no-generate
 
 test: setup

@@ -61,6 +61,7 @@ the table: one column per scale.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -85,12 +86,15 @@ from botdetect.audit import code_version
 from botdetect.config import BOT_KINDS, Config, load_config
 from botdetect.contract import RAW_LAYER
 from botdetect.features.stage import run_features
+from botdetect.generate.ops_team import run_ops_team
 from botdetect.generate.stage import TRUTH_LAYER, run_generate
 from botdetect.generate.world import BENIGN_AUTOMATION_KINDS
 from botdetect.ingest import run_ingest
 from botdetect.io.tables import read_table, table_ref
 from botdetect.labels import run_labels
 from botdetect.quality.stage import run_validate
+from botdetect.report.audit_findings import audit_verdicts, band_strata, truth_shares
+from botdetect.report.audited import for_reviewer_error, stratified_share
 from botdetect.report.stage import run_report
 from botdetect.score.decisions import DECISIONS
 from botdetect.score.stage import run_score, served_model
@@ -270,6 +274,69 @@ def run_stages(spark: SparkSession, cfg_t: Config, cfg_d: Config, out: dict[str,
     except Exception as exc:
         logging.getLogger("bench").exception("bench: report failed")
         out["report_error"] = f"{type(exc).__name__}: {exc}"
+    try:  # the audit loop on D: its failure does not void the blocking numbers either
+        out["audits"] = audit_check(spark, cfg_d, stage)
+    except Exception as exc:
+        logging.getLogger("bench").exception("bench: audit check failed")
+        out["audits_error"] = f"{type(exc).__name__}: {exc}"
+
+
+def audit_check(spark: SparkSession, cfg_d: Config, stage: Callable) -> dict[str, Any]:
+    """D's audit sample answered by the simulated ops team (ops-sim for D, verdicts on
+    D + 1), the ops export ingested for D + 1, then each band's audited spam share (the
+    report's estimator, on D's strata) against the truth share of the same band."""
+    day = cfg_d.run_date()
+    team = stage(
+        "ops-sim D",
+        cfg_d,
+        lambda: run_ops_team(spark, cfg_d),
+        "reviews",
+        lambda r: sum(r.reviewed.values()),
+    )
+    cfg_next = dataclasses.replace(cfg_d, as_of_date=day + dt.timedelta(days=1))
+    stage(
+        "ingest ops D+1",
+        cfg_next,
+        lambda: run_ingest(spark, cfg_next, tables=["ops_actions"]),
+        "rows read",
+        lambda r: sum(x.read for x in r),
+    )
+    requests = read_table(spark, table_ref(cfg_d.storage, "scores", "audit_requests")).where(
+        F.col("as_of_date") == F.lit(day)
+    )
+    ops = read_table(spark, table_ref(cfg_d.storage, RAW_LAYER, "ops_actions"))
+    verdicts = audit_verdicts(requests, ops, day, day, day + dt.timedelta(days=1)).persist()
+    strata = band_strata(requests, verdicts)
+    scores = read_table(spark, table_ref(cfg_d.storage, "scores", "scores"))
+    truth_df = read_table(spark, table_ref(cfg_d.storage, TRUTH_LAYER, "ground_truth"))
+    truth = truth_shares(scores, truth_df, [(band, day) for band in strata])
+    verdicts.unpersist()
+    confidence = cfg_d.report.audit_confidence
+    bands = {}
+    for band, rows in sorted(strata.items()):
+        error = cfg_d.report.reviewer_error_rate
+        est = for_reviewer_error(
+            stratified_share(rows, confidence, finite_population=error == 0), error
+        )
+        bands[band] = {
+            "band_accounts": sum(r.population for r in rows),
+            "verdicts": 0 if est is None else est.audited,
+            "estimate": None if est is None else est.value,
+            "lo": None if est is None else est.lo,
+            "hi": None if est is None else est.hi,
+            "truth": truth.get(band),
+            "contains_truth": None
+            if est is None or band not in truth
+            else est.contains(truth[band]),
+        }
+    return {
+        "confidence": confidence,
+        "ops_error_rate": cfg_d.generate.ops_team.error_rate,
+        "reviewer_error_rate": cfg_d.report.reviewer_error_rate,
+        "reviewed": team.reviewed,
+        "bands": bands,
+        "all_contain_truth": all(b["contains_truth"] for b in bands.values()),
+    }
 
 
 def decision_cells(spark: SparkSession, cfg: Config) -> list[dict[str, Any]]:
@@ -661,7 +728,15 @@ def print_results(runs: list[dict[str, Any]]) -> None:
     for run in runs:
         why = (run.get("train") or {}).get("promotion_reason")
         print(f"\n{run['accounts']:,}: promotion: {why or '-'}")
-        for key in ("error", "report_error"):
+        audits = run.get("audits")
+        for decision, b in sorted(((audits or {}).get("bands") or {}).items()):
+            print(
+                f"{run['accounts']:,}: audited {decision}: {b['estimate']} "
+                f"[{b['lo']}, {b['hi']}] "
+                f"from {b['verdicts']} verdicts; truth {b['truth']}; "
+                f"contains truth: {b['contains_truth']}"
+            )
+        for key in ("error", "report_error", "audits_error"):
             if run.get(key):
                 print(f"{run['accounts']:,}: {key}: {run[key]}")
         note = (run.get("score") or {}).get("note")

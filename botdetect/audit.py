@@ -60,7 +60,11 @@ STAGE_TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str]
     ),
     "score": (
         (("features", "account_features"), ("features", "features_daily")),
-        (("scores", "scores"), ("scores", "review_queue")),
+        (("scores", "scores"), ("scores", "review_queue"), ("scores", "audit_requests")),
+    ),
+    "ops-sim": (
+        (("scores", "audit_requests"), ("scores", "review_queue"), ("truth", "ground_truth")),
+        (),
     ),
     "report": (
         (("scores", "scores"), ("raw", "tweets"), ("raw", "ops_actions")),

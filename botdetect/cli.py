@@ -125,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="shadow metrics, drift, cadence and the HTML run report",
     )
+    stages.add_parser(
+        "ops-sim",
+        parents=[common],
+        help="synthetic worlds only: play ops on the date's audit sample and review queue",
+    )
     pipeline = stages.add_parser(
         "pipeline", parents=[common], help="run the stages end to end for one as-of date"
     )
@@ -344,6 +349,7 @@ def _print_score(result: object) -> None:
         f"{result.allowed_over_cap:.4%} of allowed accounts peaked above it, "
         f"{result.flagged_over_cap:.2%} of rate-limited/reviewed accounts did"
     )
+    print(f"  audit sample: {result.audit_requests:,} accounts for ops to review at random")
     if result.note:
         print(f"  {result.note}")
 
@@ -369,11 +375,31 @@ def _print_report(result: object) -> None:
         + (f" ({change:.1%} less)" if change is not None else "")
     )
     print(
-        f"  flagged {m['flagged_accounts']:.0f}, estimated false-block rate "
+        f"  flagged {m['flagged_accounts']:.0f}, false-block rate "
         f"{format(m['false_block_rate'], '.2%') if 'false_block_rate' in m else 'n/a'}, "
         "ops minutes saved "
         f"{m['ops_minutes_saved']:.0f}; spam accounts from {result.spam_source}"
     )
+    for band in ("block", "review", "rate_limit", "allow"):
+        name = "audited_prevalence_allow" if band == "allow" else f"audited_precision_{band}"
+        if name in m:
+            truth = m.get(name.replace("audited_", "truth_"))
+            print(
+                f"  audited {'spam prevalence' if band == 'allow' else 'precision'} of {band}: "
+                f"{m[name]:.3f} [{m[name + '_lo']:.3f}, {m[name + '_hi']:.3f}] from "
+                f"{m['audits_' + band]:.0f} verdicts"
+                + ("" if truth is None else f" (truth, synthetic world: {truth:.3f})")
+            )
+    if "hit_rate_queue" in m:
+        others = ", ".join(
+            f"{k.removeprefix('hit_rate_').replace('_', ' ')} {v:.1%}"
+            for k, v in sorted(m.items())
+            if k.startswith("hit_rate_") and k != "hit_rate_queue"
+        )
+        print(
+            f"  review queue hit rate {m['hit_rate_queue']:.1%} of "
+            f"{m['reviews_of_queued_accounts']:.0f} reviewed accounts (other sources: {others})"
+        )
     verdict = "promote" if result.promote else "stay in shadow"
     print(f"  recommendation: {verdict} ({result.promotion_reason})")
     print(f"  recommended cadence: every {result.cadence_hours} h")
@@ -387,6 +413,14 @@ def cmd_report(args: argparse.Namespace, cfg: Config) -> int:
 
     result = _timed("report", cfg, lambda: run_report(_spark(cfg), cfg))
     _print_report(result)
+    return 0
+
+
+def cmd_ops_sim(args: argparse.Namespace, cfg: Config) -> int:
+    from botdetect.generate.ops_team import run_ops_team
+
+    result = _timed("ops-sim", cfg, lambda: run_ops_team(_spark(cfg), cfg))
+    print("\n".join(result.lines()))
     return 0
 
 
@@ -495,12 +529,14 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "train": cmd_train,
     "score": cmd_score,
     "report": cmd_report,
+    "ops-sim": cmd_ops_sim,
     "pipeline": cmd_pipeline,
 }
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from botdetect.features.cluster import ClusterConvergenceError
+    from botdetect.generate.ops_team import OpsTeamError
     from botdetect.ingest import RejectLimitError, SchemaMismatchError
     from botdetect.io.landing import SourceNotFoundError, SourceReadError
     from botdetect.io.tables import TableNotFoundError, TableReadError
@@ -527,6 +563,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
         ModelNotFoundError,
         FeatureSchemaError,
         DriftAlertError,
+        OpsTeamError,
     )
 
 

@@ -73,6 +73,14 @@ class MlflowConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class OpsTeamConfig:
+    """The simulated ops team of synthetic worlds (`botdetect ops-sim`)."""
+
+    daily_reviews: int = 400  # accounts reviewed per day: audits first, then the queue
+    error_rate: float = 0.005  # share of verdicts that are wrong, either way
+
+
+@dataclasses.dataclass(frozen=True)
 class GenerateConfig:
     """The synthetic platform; see `botdetect.generate` for what each knob means."""
 
@@ -112,6 +120,7 @@ class GenerateConfig:
     human_tweets_per_day: float = 1.2
     partitions: int = 8
     format: str = "parquet"
+    ops_team: OpsTeamConfig = dataclasses.field(default_factory=OpsTeamConfig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +171,7 @@ class LabelsConfig:
     verified_negative_max_share: float = 0.1
     random_negative_rate: float = 0.2
     seed: int = 11
+    reviewed_weight: float = 2.0  # training weight of audit and queue verdicts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,6 +233,10 @@ class ScoreConfig:
     reasons: int = 3
     reason_features: int = 15
     queue_members: int = 100
+    # Accounts per decision band drawn at random for ops to audit on every run.
+    audit_sample: dict[str, int] = dataclasses.field(
+        default_factory=lambda: {"block": 100, "review": 25, "rate_limit": 25, "allow": 100}
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,7 +248,9 @@ class ReportConfig:
     latency_hours: float = 1.0
     minutes_per_review: float = 4.0
     min_spam_reduction: float = 0.2
-    max_false_block_rate: float = 0.01
+    audit_confidence: float = 0.95  # two-sided level of the audited intervals
+    reviewer_error_rate: float = 0.005  # share of ops verdicts wrong either way (QA's rate)
+    cadence_leak_budget: float = 0.05  # share of flagged accounts' tweets a schedule may let out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -304,10 +320,18 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
     "generate.human_tweets_per_day": ("must be > 0", lambda v: v > 0),
     "generate.partitions": ("must be at least 1", lambda v: v >= 1),
     "generate.format": ("must be parquet, csv or json", lambda v: v in FORMATS),
+    "generate.ops_team.daily_reviews": ("must be at least 0", lambda v: v >= 0),
+    "generate.ops_team.error_rate": ("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5),
     "ingest.source_format": ("must be parquet, csv or json", lambda v: v in FORMATS),
     "ingest.days": ("must be at least 1", lambda v: v >= 1),
     "ingest.max_reject_fraction": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
     "spark.shuffle_partitions": ("must be at least 1", lambda v: v >= 1),
+    "score.audit_sample": (
+        "must map block, review, rate_limit or allow to a number of accounts >= 0",
+        lambda v: (
+            set(v) <= {"block", "review", "rate_limit", "allow"} and all(n >= 0 for n in v.values())
+        ),
+    ),
     "env": ("must be local, dev or prod", lambda v: v in ("local", "dev", "prod")),
     "features.windows": (
         "must be distinct day counts from 1 to 366, in increasing order",
@@ -324,6 +348,7 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
     ),
     "quality.max_orphan_fraction": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
     "labels.horizon_days": ("must be between 0 and 365", lambda v: 0 <= v <= 365),
+    "labels.reviewed_weight": ("must be > 0", lambda v: v > 0),
     "labels.expansion_weight": ("must be in (0, 1]", lambda v: 0 < v <= 1),
     "labels.verified_negative_max_share": ("must be in [0, 1)", lambda v: 0 <= v < 1),
     "labels.random_negative_rate": ("must be in (0, 1]", lambda v: 0 < v <= 1),
@@ -384,7 +409,9 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
     "report.latency_hours": ("must be between 0 and 24", lambda v: 0 <= v <= 24),
     "report.minutes_per_review": ("must be >= 0", lambda v: v >= 0),
     "report.min_spam_reduction": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
-    "report.max_false_block_rate": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
+    "report.audit_confidence": ("must be in (0, 1)", lambda v: 0 < v < 1),
+    "report.reviewer_error_rate": ("must be in [0, 0.5)", lambda v: 0 <= v < 0.5),
+    "report.cadence_leak_budget": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
     "monitoring.psi_warn": ("must be > 0", lambda v: v > 0),
     "monitoring.psi_alert": ("must be > 0", lambda v: v > 0),
     "monitoring.tail_ratio_alert": ("must be > 1", lambda v: v > 1),

@@ -25,6 +25,9 @@ class SourceTable:
     # Snapshot tables: the timestamp that says when a row became visible. Rows dated after
     # the as-of date are held back by ingest (a backfill must not see the future).
     snapshot_time: str | None = None
+    # Columns the contract gained after exports already existed: an export without one
+    # still ingests, with the column null (what a null means is documented per column).
+    added_later: tuple[str, ...] = ()
 
     @property
     def is_event_table(self) -> bool:
@@ -114,6 +117,13 @@ LOGINS = SourceTable(
     event_time="login_at",
 )
 
+# Why ops looked at an account. Null in exports that predate the field: unknown.
+REVIEW_TRIGGERS = ("user_report", "ops_rule", "model_queue", "random_audit", "appeal")
+# `none`: reviewed and found nothing to act on (the verdict of most audits of humans).
+NO_ACTION = "none"
+
+# Every ops review, with its verdict: a restriction, a clearing, or `none`. `reason` is
+# the violation the review was about (for `none`: the one it was checked for).
 OPS_ACTIONS = SourceTable(
     name="ops_actions",
     schema=_struct(
@@ -122,14 +132,18 @@ OPS_ACTIONS = SourceTable(
         ("restriction", T.StringType()),
         ("reason", T.StringType()),
         ("reviewer_note", T.StringType()),
+        ("review_trigger", T.StringType()),
+        ("review_minutes", T.DoubleType()),
     ),
     primary_key=("account_id", "action_at", "restriction"),
     required=("account_id", "action_at", "restriction", "reason"),
     snapshot_time="action_at",
     enums={
-        "restriction": ("suspend", "lock", "warn", "cleared"),
+        "restriction": ("suspend", "lock", "warn", "cleared", NO_ACTION),
         "reason": ("spam", "abuse", "impersonation", "other"),
+        "review_trigger": REVIEW_TRIGGERS,
     },
+    added_later=("review_trigger", "review_minutes"),
 )
 
 SOURCE_TABLES: dict[str, SourceTable] = {

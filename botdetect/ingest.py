@@ -36,6 +36,7 @@ _NUMERIC = (*_INTEGRAL, T.FloatType, T.DoubleType, T.DecimalType)
 # Source types each contract type may be converted from, row by row.
 _CASTABLE_FROM: dict[type, tuple[type, ...]] = {
     T.LongType: (*_NUMERIC, T.StringType),
+    T.DoubleType: (*_NUMERIC, T.StringType),
     T.TimestampType: (T.TimestampType, T.TimestampNTZType, T.DateType, T.StringType),
     T.DateType: (T.DateType, T.TimestampType, T.StringType),
     T.StringType: (T.StringType,),
@@ -72,6 +73,8 @@ def check_source_schema(
     """Fail, naming table and column, when a column is missing, extra or of the wrong type."""
     present = {f.name: f.dataType for f in source_schema.fields if f.name != SOURCE_FILE}
     for field in table.schema.fields:
+        if field.name not in present and field.name in table.added_later:
+            continue  # an export older than the column: `with_added_columns` fills it
         if field.name not in present:
             raise SchemaMismatchError(
                 f"ingest: table {table.name!r} is missing column {field.name!r} "
@@ -93,6 +96,19 @@ def check_source_schema(
             f"ingest: table {table.name!r} has unexpected column {extra[0]!r}; "
             "set ingest.allow_extra_columns to ignore extra columns"
         )
+
+
+def with_added_columns(source_df: DataFrame, table: SourceTable) -> DataFrame:
+    """Add the contract's later columns that an older export lacks, as nulls (text, so
+    they go through the same typing as a present column)."""
+    missing = [c for c in table.added_later if c not in source_df.columns]
+    if missing:
+        log.info(
+            "ingest %s: the export predates column(s) %s; ingested as null",
+            table.name,
+            ", ".join(missing),
+        )
+    return source_df.select("*", *[F.lit(None).cast("string").alias(c) for c in missing])
 
 
 def _typed(raw: Column, source_type: T.DataType, target: T.DataType) -> Column:
@@ -214,6 +230,7 @@ def ingest_table(
     options = dict(cfg.ingest.csv_options) if cfg.ingest.source_format == "csv" else {}
     source_df = read_export(spark, source_root, table, cfg.ingest.source_format, options)
     check_source_schema(source_df.schema, table, allow_extra=cfg.ingest.allow_extra_columns)
+    source_df = with_added_columns(source_df, table)
     start, end = date_window(as_of, cfg.ingest.days)
     replace_where = None
     if table.is_event_table and not full:

@@ -6,6 +6,9 @@
 - Negatives: verified accounts (capped share: verified users differ from normal ones), a
   deterministic random sample of the remaining accounts, and every account whose spam
   restriction ops later cleared (`cleared`: confirmed, and the hardest negatives).
+- Reviewed: accounts ops reviewed because the model asked (a random audit or the review
+  queue) take the latest such verdict, spam or not, as label `reviewed` with weight
+  `labels.reviewed_weight`: few, precise labels that win over every source above.
 
 `sample_rate` is the probability that an account of its kind was drawn into the labels
 (1 for positives). Evaluation weights each row by 1 / sample_rate, so a labelled set
@@ -21,7 +24,7 @@ import datetime as dt
 import logging
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -46,6 +49,8 @@ LABELS_SCHEMA = T.StructType(
     ]
 )
 SPAM_RESTRICTIONS = ("suspend", "lock")
+# Reviews the model asked for: a human looked at the account itself, whatever it found.
+REVIEWED_TRIGGERS = ("random_audit", "model_queue")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +81,43 @@ def ops_positives(
     positives = flagged.where(~is_cleared).select("account_id")
     cleared = flagged.where(is_cleared).select("account_id")
     return positives, cleared
+
+
+def reviewed_verdicts(ops_df: DataFrame, as_of: dt.date, horizon_days: int) -> DataFrame:
+    """(account_id, label): each account's latest audit or queue verdict visible at
+    D + horizon; 1 for a `spam` suspend or lock, 0 for anything else (`none`: reviewed,
+    nothing found)."""
+    cutoff = end_of_day(as_of + dt.timedelta(days=horizon_days))
+    latest = Window.partitionBy("account_id").orderBy(F.desc("action_at"), "restriction")
+    spam = (F.col("reason") == "spam") & F.col("restriction").isin(*SPAM_RESTRICTIONS)
+    return (
+        ops_df.where(
+            (F.col("action_at") < F.lit(cutoff))
+            & F.col("review_trigger").isin(*REVIEWED_TRIGGERS)
+            & (F.col("restriction") != "cleared")
+        )
+        .withColumn("k", F.row_number().over(latest))
+        .where(F.col("k") == 1)
+        .select("account_id", spam.cast("int").alias("label"))
+    )
+
+
+def with_reviews(labels_df: DataFrame, reviewed_df: DataFrame, weight: float) -> DataFrame:
+    """Human verdicts win: a reviewed account takes its verdict as label, `reviewed` as
+    source and `weight`, and keeps its sample rate when it was drawn into the labels
+    anyway (a reviewed random negative still stands for 1 / rate accounts); a reviewed
+    account not otherwise labelled joins with sample rate 1, as ops positives and
+    cleared accounts do."""
+    verdicts = reviewed_df.select("account_id", F.col("label").alias("verdict"))
+    joined = labels_df.join(verdicts, "account_id", "full")
+    reviewed = F.col("verdict").isNotNull()
+    return joined.select(
+        "account_id",
+        F.when(reviewed, F.col("verdict")).otherwise(F.col("label")).alias("label"),
+        F.when(reviewed, F.lit("reviewed")).otherwise(F.col("label_source")).alias("label_source"),
+        F.when(reviewed, F.lit(weight)).otherwise(F.col("weight")).alias("weight"),
+        F.coalesce(F.col("sample_rate"), F.lit(1.0)).alias("sample_rate"),
+    )
 
 
 def expanded_positives(
@@ -112,8 +154,10 @@ def build_labels(
     expanded_df: DataFrame,
     as_of: dt.date,
     cfg: LabelsConfig,
+    reviewed_df: DataFrame | None = None,
 ) -> DataFrame:
-    """One row per labelled account; `accounts_df` has account_id and verified."""
+    """One row per labelled account; `accounts_df` has account_id and verified;
+    `reviewed_df` (account_id, label): human verdicts that win over every other source."""
     positives = positives_df.select(
         "account_id",
         F.lit(1).alias("label"),
@@ -177,18 +221,17 @@ def build_labels(
             F.lit(1.0).alias("sample_rate"),
         )
     )
-    return (
-        positives.unionByName(expanded)
-        .unionByName(negatives)
-        .unionByName(cleared)
-        .select(
-            "account_id",
-            F.lit(as_of).alias("as_of_date"),
-            F.col("label").cast("int"),
-            "label_source",
-            F.col("weight").cast("double"),
-            F.col("sample_rate").cast("double"),
-        )
+    labelled = positives.unionByName(expanded).unionByName(negatives).unionByName(cleared)
+    if reviewed_df is not None:
+        known = reviewed_df.join(accounts_df.select("account_id"), "account_id", "inner")
+        labelled = with_reviews(labelled, known, cfg.reviewed_weight)
+    return labelled.select(
+        "account_id",
+        F.lit(as_of).alias("as_of_date"),
+        F.col("label").cast("int"),
+        "label_source",
+        F.col("weight").cast("double"),
+        F.col("sample_rate").cast("double"),
     )
 
 
@@ -230,7 +273,8 @@ def run_labels(spark: SparkSession, cfg: Config, *, force: bool = False) -> Labe
         cfg.features.hot_device_accounts,
     ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        labels_df = build_labels(accounts_df, positives, cleared, expanded, as_of, lcfg)
+        reviewed = reviewed_verdicts(ops_df, as_of, lcfg.horizon_days)
+        labels_df = build_labels(accounts_df, positives, cleared, expanded, as_of, lcfg, reviewed)
         written = write_date_partition(
             labels_df, table_ref(cfg.storage, "labels", "labels"), "as_of_date", as_of
         )

@@ -83,6 +83,7 @@ class World:
     first_out: str  # what the two pipeline runs printed
     second_out: str
     plans: list[tuple[str, str]]  # (table, physical plan) of every table write in both runs
+    ops_out: str  # what ops-sim printed between them
 
 
 @contextlib.contextmanager
@@ -149,7 +150,12 @@ def e2e_world(spark, tmp_path_factory):
                 *args,
             ]
         )
+    # The simulated ops team answers the first run's audits and queue, as `make demo`
+    # does (a synthetic-world step, not a production stage: its plans are not recorded).
+    ops_out = run(["ops-sim", "--as-of-date", E2E_FIRST.isoformat(), *args])
+    with recorded_write_plans() as more_plans:
         second = run(["pipeline", "--as-of-date", E2E_DATE.isoformat(), "--no-generate", *args])
+    plans += more_plans
     # Exactly what the CLI loads for `--set ... --as-of-date E2E_DATE`.
     cfg = load_config(None, [f"storage.root={root}", *E2E_WORLD, f"as_of_date={E2E_DATE}"])
-    return World(args, cfg, first, second, plans)
+    return World(args, cfg, first, second, plans, ops_out)

@@ -90,6 +90,108 @@ def test_scores_have_one_row_per_account_and_a_rerun_replaces_the_date(spark, e2
     assert first.count() == features.where(F.col("as_of_date") == F.lit(FIRST)).count() > 0
 
 
+def test_audits_are_drawn_and_the_simulated_verdicts_come_back_through_ingest(spark, e2e_world):
+    cfg = e2e_world.cfg
+    audits = read_table(spark, table_ref(cfg.storage, "scores", "audit_requests"))
+    first = audits.where(F.col("as_of_date") == F.lit(FIRST))
+    budgets = cfg.score.audit_sample
+    scores = read_table(spark, table_ref(cfg.storage, "scores", "scores"))
+    sizes = {
+        r["decision"]: r["count"]
+        for r in scores.where(F.col("as_of_date") == F.lit(FIRST))
+        .groupBy("decision")
+        .count()
+        .collect()
+    }
+    drawn = {r["decision"]: r["count"] for r in first.groupBy("decision").count().collect()}
+    assert drawn == {b: min(n, budgets[b]) for b, n in sizes.items() if budgets.get(b, 0) > 0}
+    assert audits.where(F.col("as_of_date") == F.lit(D)).count() > 0
+    # ops-sim answered every audit on the next day; the second run ingested the verdicts.
+    assert "random_audit" in e2e_world.ops_out
+    ops = read_table(spark, table_ref(cfg.storage, "raw", "ops_actions"))
+    answered = ops.where(
+        (F.col("review_trigger") == "random_audit")
+        & (F.to_date("action_at") == F.lit(FIRST + dt.timedelta(days=1)))
+    )
+    assert answered.count() == first.count()
+    assert answered.join(first, "account_id", "left_anti").count() == 0
+    assert ops.where(F.col("review_minutes").isNull()).count() == 0
+    # A review that found nothing is a verdict of its own, and never a spam label.
+    assert ops.where(F.col("restriction") == "none").count() > 0
+
+
+def _decisions_of_a_report(spark, e2e_world, capsys) -> tuple[str, dict[str, float]]:
+    """Rerun D's report; its promotion reason and every number a decision rests on."""
+    capsys.readouterr()
+    assert main(["report", "--as-of-date", D.isoformat(), *e2e_world.args]) == 0
+    out = capsys.readouterr().out
+    why = re.search(r"recommendation: (.*)", out).group(1)
+    rows = read_table(spark, table_ref(e2e_world.cfg.storage, "monitoring", "monitoring")).where(
+        F.col("as_of_date") == F.lit(D)
+    )
+    decided = {
+        r["name"]: r["value"]
+        for r in rows.collect()
+        if r["name"].startswith(
+            (
+                "audited_",
+                "audits_",
+                "recommended_cadence",
+                "cadence_leak_",
+                "ops_minutes_saved",
+                "hit_rate_",
+            )
+        )
+    }
+    return why, decided
+
+
+def test_no_decision_changes_when_the_truth_is_altered_or_absent(spark, e2e_world, capsys):
+    """Promotion, its audited evidence and the cadence come from ops data only: flipping
+    every account's truth, or removing the truth table, must not move any of them."""
+    truth_ref = table_ref(e2e_world.cfg.storage, "truth", "ground_truth")
+    kept = f"{truth_ref.path}.kept"
+    before = _decisions_of_a_report(spark, e2e_world, capsys)
+    assert before[1]["audits_block"] > 0 and "audited" in before[0]
+    shutil.move(truth_ref.path, kept)
+    try:
+        flipped = (
+            spark.read.format("delta").load(kept).withColumn("is_spam_bot", ~F.col("is_spam_bot"))
+        )
+        flipped.write.format("delta").save(truth_ref.path)
+        assert _decisions_of_a_report(spark, e2e_world, capsys) == before
+        shutil.rmtree(truth_ref.path)
+        assert _decisions_of_a_report(spark, e2e_world, capsys) == before
+    finally:
+        shutil.rmtree(truth_ref.path, ignore_errors=True)
+        shutil.move(kept, truth_ref.path)
+    _decisions_of_a_report(spark, e2e_world, capsys)  # leave D's report as the world made it
+
+
+def test_only_synthetic_steps_and_displays_read_the_truth():
+    """Labels, features, scoring and ingest never read the generator's truth. The modules
+    that do: the world and ops-sim (synthetic steps), the run record (audit.py names the
+    table), and train and report, for the truth metrics they log and show beside their
+    estimates (the report test above checks its decisions do not move with the truth; a
+    new reader here must show the same)."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent / "botdetect"
+    readers = sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if "TRUTH_LAYER" in p.read_text() or "ground_truth" in p.read_text()
+    )
+    assert readers == [
+        "audit.py",
+        "generate/ops_team.py",
+        "generate/stage.py",
+        "generate/world.py",
+        "report/stage.py",
+        "train/stage.py",
+    ]
+
+
 def test_report_writes_monitoring_rows_and_a_complete_run_report(spark, e2e_world):
     rows = read_table(spark, table_ref(e2e_world.cfg.storage, "monitoring", "monitoring")).where(
         F.col("as_of_date") == F.lit(D)

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from botdetect.cli import main
-from botdetect.contract import ACCOUNTS, INTERACTIONS, TWEETS
+from botdetect.contract import ACCOUNTS, INTERACTIONS, OPS_ACTIONS, TWEETS
 from botdetect.generate.stage import run_generate
 from botdetect.ingest import (
     RejectLimitError,
@@ -293,6 +293,53 @@ def test_schema_drift_fails_naming_table_and_column(spark, cfg, drop, add, messa
     df.write.mode("overwrite").parquet(f"{cfg.storage.landing_root}/tweets")
     with pytest.raises(SchemaMismatchError, match=message.replace("(", r"\(")):
         ingest_table(spark, cfg, TWEETS, AS_OF)
+
+
+OLD_OPS_COLUMNS = ("account_id", "action_at", "restriction", "reason", "reviewer_note")
+OLD_OPS = T.StructType([T.StructField(c, T.StringType()) for c in OLD_OPS_COLUMNS])
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_an_ops_export_older_than_the_review_fields_ingests_with_them_null(spark, tmp_path, fmt):
+    cfg = tiny_config(tmp_path, f"ingest.source_format={fmt}")
+    write_source(
+        spark,
+        cfg,
+        "ops_actions",
+        [("10", "2026-11-20 09:00:00", "suspend", "spam", "case 1")],
+        OLD_OPS,
+        fmt,
+    )
+    result = ingest_table(spark, cfg, OPS_ACTIONS, AS_OF)
+    assert (result.read, result.written, result.quarantined) == (1, 1, 0)
+    expected = spark.createDataFrame(
+        [(10, TS(2026, 11, 20, 9), "suspend", "spam", "case 1", None, None)], OPS_ACTIONS.schema
+    )
+    assert_df_equality(raw(spark, cfg, "ops_actions"), expected)
+
+
+def test_review_verdicts_ingest_and_a_bad_trigger_or_duration_is_quarantined(spark, cfg):
+    strings = T.StructType([T.StructField(c, T.StringType()) for c in OPS_ACTIONS.columns])
+    rows = [
+        ("10", "2026-11-20 09:00:00", "none", "spam", None, "random_audit", "4.5"),
+        ("11", "2026-11-20 10:00:00", "suspend", "spam", "n", "model_queue", "12"),
+        ("12", "2026-11-20 11:00:00", "none", "spam", None, "a hunch", "3"),
+        ("13", "2026-11-20 12:00:00", "none", "spam", None, "user_report", "ten"),
+    ]
+    write_source(spark, cfg, "ops_actions", rows, strings)
+    ingest_table(spark, cfg, OPS_ACTIONS, AS_OF)
+    expected = spark.createDataFrame(
+        [
+            (10, TS(2026, 11, 20, 9), "none", "spam", None, "random_audit", 4.5),
+            (11, TS(2026, 11, 20, 10), "suspend", "spam", "n", "model_queue", 12.0),
+        ],
+        OPS_ACTIONS.schema,
+    )
+    assert_df_equality(raw(spark, cfg, "ops_actions"), expected, ignore_row_order=True)
+    rules = sorted(
+        (r["rule"], r["column"]) for r in quarantine(spark, cfg).select("rule", "column").collect()
+    )
+    assert rules == [("bad_type", "review_minutes"), ("unknown_enum", "review_trigger")]
 
 
 def test_renamed_column_is_reported_as_missing(spark, cfg):

@@ -9,7 +9,7 @@ from chispa import assert_df_equality
 
 from botdetect.config import load_config
 from botdetect.contract import OPS_ACTIONS
-from botdetect.labels import build_labels, expanded_positives, ops_positives
+from botdetect.labels import build_labels, expanded_positives, ops_positives, reviewed_verdicts
 
 D = dt.date(2026, 11, 14)
 CFG = load_config("local").labels  # horizon 14 days
@@ -26,15 +26,16 @@ def ids(df):
 def test_positives_are_spam_restrictions_not_cleared_within_the_horizon(spark):
     ops = spark.createDataFrame(
         [
-            (1, at(-3), "suspend", "spam", "n"),
-            (2, at(-3), "lock", "spam", "n"),
-            (2, at(-1), "cleared", "spam", "n"),  # cleared after the lock: contested
-            (3, at(-9), "cleared", "spam", "n"),
-            (3, at(-2), "lock", "spam", "n"),  # flagged again after an old clearing
-            (4, at(-3), "suspend", "abuse", "n"),  # not spam
-            (5, at(15), "suspend", "spam", "n"),  # after D + horizon: not known yet
-            (6, at(-3), "warn", "spam", "n"),  # a warning is not a restriction
-            (7, at(14, 1), "lock", "spam", "n"),  # on the last day of the horizon
+            (1, at(-3), "suspend", "spam", "n", None, None),
+            (2, at(-3), "lock", "spam", "n", None, None),
+            (2, at(-1), "cleared", "spam", "n", None, None),  # cleared after the lock: contested
+            (3, at(-9), "cleared", "spam", "n", None, None),
+            (3, at(-2), "lock", "spam", "n", None, None),  # flagged again after an old clearing
+            (4, at(-3), "suspend", "abuse", "n", None, None),  # not spam
+            (5, at(15), "suspend", "spam", "n", None, None),  # after D + horizon: not known yet
+            (6, at(-3), "warn", "spam", "n", None, None),  # a warning is not a restriction
+            (8, at(-3), "none", "spam", "n", "random_audit", 4.0),  # reviewed: not spam
+            (7, at(14, 1), "lock", "spam", "n", None, None),  # on the last day of the horizon
         ],
         OPS_ACTIONS.schema,
     )
@@ -90,6 +91,59 @@ def test_labels_rows_sources_weights_and_exclusions(spark):
     verified = [a for a, r in rows.items() if r[1] == "verified"]
     assert len(verified) <= 0.1 / 0.9 * len(randoms)  # the cap: at most 1 of 17 negatives
     assert {r.as_of_date for r in got.collect()} == {D}
+
+
+def test_audit_and_queue_verdicts_are_labels_that_win_over_other_sources(spark):
+    ops = spark.createDataFrame(
+        [
+            (1, at(-5), "suspend", "spam", "n", "user_report", 5.0),  # ops positive...
+            (1, at(-2), "none", "spam", "n", "random_audit", 5.0),  # ...an audit finds nothing
+            (4, at(-2), "suspend", "spam", "n", "model_queue", 5.0),  # the queue finds spam
+            (5, at(-3), "suspend", "spam", "n", "random_audit", 5.0),
+            (5, at(-1), "none", "spam", "n", "random_audit", 5.0),  # the latest verdict counts
+            (6, at(-1), "none", "spam", "n", "model_queue", 5.0),  # otherwise unlabelled
+            (7, at(-1), "none", "spam", "n", "user_report", 5.0),  # not asked by the model
+            (8, at(20), "suspend", "spam", "n", "random_audit", 5.0),  # after D + horizon
+            (99, at(-1), "suspend", "spam", "n", "random_audit", 5.0),  # not an account by D
+        ],
+        OPS_ACTIONS.schema,
+    )
+    reviewed = reviewed_verdicts(ops, D, CFG.horizon_days)
+    assert sorted((r[0], r[1]) for r in reviewed.collect()) == [
+        (1, 0),
+        (4, 1),
+        (5, 0),
+        (6, 0),
+        (99, 1),
+    ]
+    accounts = spark.createDataFrame(
+        [(i, False) for i in range(1, 9)], "account_id long, verified boolean"
+    )
+    positives, _ = ops_positives(ops, D, CFG.horizon_days)
+    positives = positives.join(accounts, "account_id", "inner").select("account_id")  # as run
+    empty = spark.createDataFrame([], "account_id long")
+    cfg = dataclasses.replace(CFG, random_negative_rate=0.5, reviewed_weight=3.0)
+    plain = build_labels(accounts, positives, empty, empty, D, cfg)
+    got = build_labels(accounts, positives, empty, empty, D, cfg, reviewed)
+    before = {r["account_id"]: r for r in plain.collect()}
+    rows = {
+        r["account_id"]: (r["label"], r["label_source"], r["weight"], r["sample_rate"])
+        for r in got.collect()
+    }
+
+    def rate(account):  # a drawn account keeps its draw's rate; others join at rate 1
+        return before[account]["sample_rate"] if account in before else 1.0
+
+    assert before[1]["label_source"] == "ops"
+    assert rows[1] == (0, "reviewed", 3.0, 1.0)  # the audit overrules the ops positive
+    assert rows[4] == (1, "reviewed", 3.0, rate(4))  # found spam by the queue
+    assert rows[5] == (0, "reviewed", 3.0, rate(5))  # the latest verdict
+    assert rows[6] == (0, "reviewed", 3.0, rate(6))
+    assert 99 not in rows
+    # Everyone else keeps the label the other sources gave.
+    for account in set(before) - {1, 4, 5, 6}:
+        r = before[account]
+        assert rows[account] == (r["label"], r["label_source"], r["weight"], r["sample_rate"])
 
 
 def test_negative_sampling_is_deterministic_and_near_its_rate(spark):

@@ -9,6 +9,7 @@ import pytest
 
 from botdetect.config import MonitoringConfig
 from botdetect.report import shadow
+from botdetect.report.audited import Estimate
 from botdetect.report.drift import Drift, drift, psi
 from botdetect.report.stage import drift_rows, drift_status, flagged_rate_status
 
@@ -113,50 +114,134 @@ def test_counterfactual_spam_fraction_on_a_tiny_world(spark):
     assert (rate, n) == (0.5, 2)
 
 
-def test_reviews_saved_counts_ops_actions_after_the_flag_took_effect(spark):
+def _ops(spark, rows):
+    return spark.createDataFrame(
+        rows,
+        "account_id long, action_at timestamp, restriction string, reason string, "
+        "review_trigger string, review_minutes double",
+    )
+
+
+def test_reviews_saved_are_ops_own_reviews_after_the_model_acted_with_their_minutes(spark):
     _, scores, _ = _tiny_world(spark)
     flags = shadow.first_flags(scores, D, 7, ["block"])
-    ops = spark.createDataFrame(
+    ops = _ops(
+        spark,
         [
-            (1, ts(-2, 12)),  # before the flag took effect: the review was needed
-            (1, ts(0, 12)),  # after: saved
-            (3, ts(0, 1)),  # after: saved
-            (4, ts(0, 1)),  # never flagged
+            (1, ts(-2, 12), "lock", "spam", "user_report", 6.0),  # before the flag took effect
+            (1, ts(0, 12), "suspend", "spam", "ops_rule", 8.0),  # after: saved
+            (3, ts(0, 1), "none", "spam", None, None),  # after, older export: default minutes
+            (3, ts(0, 2), "suspend", "spam", "model_queue", 3.0),  # the model's own request
+            (3, ts(0, 3), "none", "spam", "random_audit", 2.0),  # ...and its audit
+            (4, ts(0, 1), "lock", "spam", "user_report", 5.0),  # never flagged
         ],
-        "account_id long, action_at timestamp",
     )
-    assert shadow.reviews_saved(ops, flags, ts(-6, 0), ts(1, 0), 1.0) == 2
+    saved = shadow.reviews_saved(ops, flags, ts(-6, 0), ts(1, 0), 1.0, 4.0)
+    assert saved == shadow.Saved(2, 12.0)
+    none = shadow.reviews_saved(ops.limit(0), flags, ts(-6, 0), ts(1, 0), 1.0, 4.0)
+    assert none == shadow.Saved(0, 0.0)
 
 
-def test_half_volume_hours_and_the_recommended_cadence(spark):
+def test_hit_rates_per_trigger_leave_clearings_out(spark):
+    ops = _ops(
+        spark,
+        [
+            (1, ts(0, 1), "suspend", "spam", "model_queue", 3.0),
+            (2, ts(0, 2), "none", "spam", "model_queue", 3.0),
+            (3, ts(0, 3), "lock", "spam", "user_report", 3.0),
+            (4, ts(0, 4), "warn", "abuse", "user_report", 3.0),
+            (5, ts(0, 5), "none", "spam", "user_report", 3.0),
+            (5, ts(0, 6), "cleared", "spam", "appeal", 3.0),
+            (6, ts(0, 7), "lock", "spam", None, None),
+            (7, ts(-9, 1), "lock", "spam", "ops_rule", 3.0),  # before the period
+        ],
+    )
+    got = shadow.hit_rates(ops, ts(-6, 0), ts(1, 0))
+    assert got == {"model_queue": (2, 0.5), "user_report": (3, 1 / 3), "unknown": (1, 1.0)}
+
+
+def test_the_queues_hit_rate_takes_each_listed_accounts_first_review_after_listing(spark):
+    member = "struct<expected_value:double,account_id:bigint>"
+    queue = spark.createDataFrame(
+        [
+            (D - dt.timedelta(days=3), 1, [{"expected_value": 2.0, "account_id": 1}]),
+            (
+                D - dt.timedelta(days=2),
+                2,
+                [
+                    {"expected_value": 1.0, "account_id": 2},
+                    {"expected_value": 1.0, "account_id": 3},
+                ],
+            ),
+            (D - dt.timedelta(days=9), 3, [{"expected_value": 1.0, "account_id": 4}]),  # old
+        ],
+        f"as_of_date date, cluster_id long, members array<{member}>",
+    )
+    ops = _ops(
+        spark,
+        [
+            (1, ts(-4, 9), "lock", "spam", "user_report", 3.0),  # before it was listed
+            (1, ts(-2, 9), "none", "spam", "random_audit", 3.0),  # first after: not spam
+            (1, ts(-1, 9), "suspend", "spam", "user_report", 3.0),
+            (2, ts(-1, 9), "suspend", "spam", "model_queue", 3.0),
+            (4, ts(-1, 9), "suspend", "spam", "model_queue", 3.0),  # listed before the period
+        ],
+    )
+    got = shadow.queue_hit_rate(
+        queue, ops, D - dt.timedelta(days=7), D - dt.timedelta(days=1), ts(1, 0)
+    )
+    assert got == (2, 0.5)  # account 3 was never reviewed
+    assert shadow.queue_hit_rate(queue, ops.limit(0), D, D, ts(1, 0)) is None
+
+
+def test_cadence_leaks_and_the_longest_schedule_within_budget(spark):
+    flags = spark.createDataFrame(
+        [(1, D - dt.timedelta(days=1))], "account_id long, flagged_on date"
+    )
+    # Flagged on D - 1: the data shows it at midnight, ts(0, 0); then four tweets.
     tweets = spark.createDataFrame(
-        [(1, ts(0, h)) for h in (0, 2, 4, 20)]  # half (2 of 4) sent 2 h after the first
-        + [(2, ts(0, h)) for h in (0, 6, 7)]  # half (2 of 3) at 6 h
-        + [(3, ts(0, h)) for h in (0, 1, 2, 3)],  # a human: not a labelled bot
+        [
+            (1, ts(-1, 20)),
+            (1, ts(0, 0)),
+            (1, ts(0, 3)),
+            (1, ts(0, 6)),
+            (1, ts(0, 10)),
+            (2, ts(0, 1)),
+        ],
         "account_id long, created_at timestamp",
     )
-    bots = spark.createDataFrame([(1,), (2,)], "account_id long")
-    assert shadow.half_volume_hours(tweets, bots) == pytest.approx(2.0)  # lower median
-    assert shadow.recommended_cadence_hours(2.0) == 2
-    assert shadow.recommended_cadence_hours(5.5) == 4
-    assert shadow.recommended_cadence_hours(0.2) == 1
-    assert shadow.recommended_cadence_hours(None) == 24
-    none = spark.createDataFrame([], "account_id long")
-    assert shadow.half_volume_hours(tweets, none) is None
+    leaks, n = shadow.cadence_leaks(tweets, flags, (1, 4, 12), latency_hours=0.0)
+    assert n == 4  # 0, 3, 6 and 10 hours after the flag showed
+    # A run every h hours acts at u * h: a tweet x hours late gets out w.p. 1 - x / h.
+    assert leaks[1] == pytest.approx(1 / 4)
+    assert leaks[4] == pytest.approx((1 + 1 / 4) / 4)
+    assert leaks[12] == pytest.approx((1 + 9 / 12 + 6 / 12 + 2 / 12) / 4)
+    assert shadow.recommended_cadence_hours(leaks, 0.32)[0] == 4
+    assert shadow.recommended_cadence_hours(leaks, 0.9)[0] == 12
+    hours, why = shadow.recommended_cadence_hours(leaks, 0.1)
+    assert hours == 1 and "above the budget" in why
+    assert shadow.recommended_cadence_hours({}, 0.1)[0] == 24
+    assert shadow.cadence_leaks(tweets, flags.limit(0), (1, 4), 0.0) == ({}, 0)
+
+
+GOOD = Estimate(1.0, 0.995, 1.0, 700, 5000)
+NOISY = Estimate(0.99, 0.94, 1.0, 50, 5000)
 
 
 @pytest.mark.parametrize(
-    ("reduction", "false_flag", "promote", "why"),
+    ("reduction", "block", "promote", "why"),
     [
-        (0.5, 0.001, True, "would drop by 50.0%"),
-        (0.1, 0.001, False, "less than the required"),
-        (0.5, 0.05, False, "false-block rate 5.00% is above"),
-        (None, None, False, "nothing to judge"),
+        (0.5, GOOD, True, "would drop by 50.0%"),
+        (0.1, GOOD, False, "less than the required"),
+        # The spam fraction falls, but the audits cannot show the block band is precise.
+        (0.5, NOISY, False, "its lower bound 94.0% is below the required 99.0%"),
+        (0.5, None, False, "no audited block precision yet"),
+        (None, GOOD, False, "no audited spam fraction yet"),
     ],
 )
-def test_promotion_needs_enough_spam_reduction_and_few_false_blocks(
-    reduction, false_flag, promote, why
+def test_promotion_needs_the_audited_spam_reduction_and_block_precision_bound(
+    reduction, block, promote, why
 ):
-    got, reason = shadow.promotion(reduction, false_flag, 0.2, 0.01)
+    got, reason = shadow.promotion(reduction, block, 0.2, 0.99)
     assert got is promote
     assert why in reason

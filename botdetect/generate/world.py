@@ -27,6 +27,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from botdetect.config import BOT_KINDS, GenerateConfig
+from botdetect.contract import NO_ACTION
 from botdetect.generate import text
 from botdetect.generate.random import (
     bernoulli,
@@ -74,6 +75,10 @@ EVASIVE_STRANGER_FOLLOWS = (2, 11)  # [low, high) follows of random accounts
 
 # Feed automation: a period in seconds (24-96 tweets a day), operators running blocks of
 # 3-5 feeds, most from one office IP and server, and humans who follow a feed.
+# Ops reviews: users report this share of non-spam accounts, and ops finds nothing.
+CLEAN_REPORT_RATE = 0.01
+MISSED_REPORT_RATE = 0.3  # unlabelled bots that draw a report ops reviews and passes
+REVIEW_MINUTES_MIN, REVIEW_MINUTES_SPAN = 1.5, 25.0  # 1.5 + 25 u^2: median ~7.8 minutes
 FEED_PERIODS = [900, 1200, 1800, 2400, 3600]
 FEED_BLOCK = 8  # consecutive feeds split into two operators of 3-5
 FEED_SHARED_HOST_P = 0.6  # operators that run all their feeds from one IP and device
@@ -874,38 +879,62 @@ def ops_actions(accounts_df: DataFrame, plan: WorldPlan) -> DataFrame:
         F.col("home_ip"),
     )
 
-    def action(when: Column, at: Column, restr: Column | str, reason: Column | str) -> Column:
-        restr_col = restr if isinstance(restr, Column) else F.lit(restr)
-        reason_col = reason if isinstance(reason, Column) else F.lit(reason)
+    # Users report some accounts that ops then finds clean: reviews with no action.
+    reported_clean = ~F.col("is_bot") & bernoulli(seed, "report", CLEAN_REPORT_RATE, idx)
+    # ...and some bots ops never restricts: reviewed on a report, passed as clean (the
+    # reviews a model that flags them first makes unnecessary).
+    labelled = F.col("is_bot") & bernoulli(seed, "labelled", coverage, idx)
+    missed = F.col("is_bot") & ~labelled & bernoulli(seed, "missed", MISSED_REPORT_RATE, idx)
+    missed_at = F.lit(plan.world_start_epoch) + randint(seed, "missed_t", plan.days * DAY, idx)
+    reported_at = F.lit(plan.world_start_epoch) + randint(seed, "report_t", plan.days * DAY, idx)
+    # What made ops look: a user report or one of ops's own rules.
+    found_by = pick(["user_report", "ops_rule"], randint(seed, "trigger", 2, idx))
+
+    def action(
+        when: Column,
+        at: Column,
+        restr: Column | str,
+        reason: Column | str,
+        trigger: Column | str,
+    ) -> Column:
+        def lit(value: Column | str) -> Column:
+            return value if isinstance(value, Column) else F.lit(value)
+
         return F.when(
             when,
             F.struct(
                 at.cast("long").alias("at"),
-                restr_col.alias("restriction"),
-                reason_col.alias("reason"),
+                lit(restr).alias("restriction"),
+                lit(reason).alias("reason"),
+                lit(trigger).alias("trigger"),
             ),
         )
 
     candidates = F.array(
         action(
-            F.col("is_bot") & bernoulli(seed, "labelled", coverage, idx),
+            labelled,
             spam_at,
             restriction,
             "spam",
+            found_by,
         ),
-        action(is_wrong, wrong_at, "lock", "spam"),
+        action(is_wrong, wrong_at, "lock", "spam", found_by),
         action(
             is_wrong & bernoulli(seed, "cleared", cfg.cleared_share, idx),
             cleared_at,
             "cleared",
             "spam",
+            "appeal",
         ),
         action(
             abuse,
             abuse_at,
             pick(["warn", "suspend"], randint(seed, "abuse_r", 2, idx)),
             pick(["abuse", "impersonation", "other"], randint(seed, "abuse_k", 3, idx)),
+            "user_report",
         ),
+        action(reported_clean, reported_at, NO_ACTION, "spam", "user_report"),
+        action(missed, missed_at, NO_ACTION, "spam", "user_report"),
     )
     return (
         accounts_df.withColumn("act", F.explode(candidates))
@@ -916,8 +945,16 @@ def ops_actions(accounts_df: DataFrame, plan: WorldPlan) -> DataFrame:
             F.col("act.restriction").alias("restriction"),
             F.col("act.reason").alias("reason"),
             note.alias("reviewer_note"),
+            F.col("act.trigger").alias("review_trigger"),
+            review_minutes(seed, idx, F.col("act.at")).alias("review_minutes"),
         )
     )
+
+
+def review_minutes(seed: int, idx: Column, at: Column) -> Column:
+    """Minutes one review took: most take a few, a long tail takes up to half an hour."""
+    u = uniform(seed, "review_min", idx, at)
+    return F.round(REVIEW_MINUTES_MIN + REVIEW_MINUTES_SPAN * u * u, 1)
 
 
 def accounts(accounts_df: DataFrame, plan: WorldPlan) -> DataFrame:

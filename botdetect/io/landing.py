@@ -91,6 +91,48 @@ def write_export(df: DataFrame, landing_root: str, table: SourceTable, fmt: str)
     writer.save(export_path(landing_root, table.name))
 
 
+def replace_export_files(
+    df: DataFrame, landing_root: str, table: SourceTable, fmt: str, tag: str
+) -> list[str]:
+    """Put `df` into `table`'s export as files of their own, named `part-{tag}-N.{fmt}`,
+    replacing the files a previous call with the same tag wrote; the export's other files
+    are left alone. For a non-partitioned (snapshot) table: a writer that adds to an
+    export another system produced (the simulated ops team).
+
+    Written first to a hidden staging folder (readers skip `_` names), then renamed into
+    place through the Hadoop file system, so it works on any storage Spark writes to.
+    """
+    if table.is_event_table:
+        raise ValueError(f"table {table.name!r} is partitioned by event_date: not supported")
+    spark = df.sparkSession
+    jvm = spark.sparkContext._jvm
+    export = export_path(landing_root, table.name)
+    staging = f"{export}/_staging-{tag}"
+    hadoop_path = jvm.org.apache.hadoop.fs.Path
+    fs = hadoop_path(export).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs.delete(hadoop_path(staging), True)
+    writer = df.write.mode("overwrite").format(fmt)
+    if fmt == "csv":
+        writer = writer.option("header", "true")
+    writer.save(staging)
+    for old in fs.globStatus(hadoop_path(f"{export}/part-{tag}-*")) or []:
+        fs.delete(old.getPath(), False)
+    parts = sorted(
+        str(s.getPath().getName())
+        for s in fs.listStatus(hadoop_path(staging))
+        if str(s.getPath().getName()).startswith("part-")
+    )
+    placed = []
+    for i, name in enumerate(parts):
+        suffix = name.split(".", 1)[1] if "." in name else fmt
+        target = f"{export}/part-{tag}-{i:05d}.{suffix}"
+        if not fs.rename(hadoop_path(f"{staging}/{name}"), hadoop_path(target)):
+            raise OSError(f"could not move {staging}/{name} to {target}")
+        placed.append(target)
+    fs.delete(hadoop_path(staging), True)
+    return placed
+
+
 def read_export(
     spark: SparkSession, source_root: str, table: SourceTable, fmt: str, options: dict[str, str]
 ) -> DataFrame:

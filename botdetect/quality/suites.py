@@ -40,6 +40,7 @@ class Check:
 
 _SPARK_TYPES = {
     "bigint": "LongType",
+    "double": "DoubleType",
     "timestamp": "TimestampType",
     "string": "StringType",
     "boolean": "BooleanType",

@@ -13,6 +13,7 @@ SECTIONS = (
     "score-histogram",
     "feature-importance",
     "review-queue",
+    "audits",
     "shadow",
     "drift",
     "cadence",
@@ -100,6 +101,28 @@ def histogram_figure(counts: Mapping[str, Sequence[int]], bins: int) -> str:
     ax.set_xlabel("score")
     ax.set_ylabel("accounts")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def cadence_figure(leaks: Mapping[int, float], budget: float, chosen: int) -> str:
+    """The share of flagged accounts' tweets that gets out, per hours between runs."""
+    if not leaks:
+        return "<p>No flagged account has tweeted after its flag in the period.</p>"
+    plt = _plt()
+    hours = sorted(leaks)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(hours, [leaks[h] for h in hours], marker="o")
+    ax.axhline(budget, color="#b00", linestyle="--", linewidth=1, label=f"budget {budget:.0%}")
+    if chosen in leaks:
+        ax.scatter([chosen], [leaks[chosen]], s=80, facecolors="none", edgecolors="k", zorder=3)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(hours, [str(h) for h in hours])
+    ax.set_xlabel("hours between scoring runs")
+    ax.set_ylabel("share of flagged accounts' tweets let out")
+    ax.set_ylim(0, max(max(leaks.values()), budget) * 1.15)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     return _png(fig)
 

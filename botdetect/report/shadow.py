@@ -6,9 +6,10 @@ of `report.decisions`; the batch that flags it runs after its as-of day closes, 
 counterfactual block starts at the next midnight plus `latency_hours`. Every tweet the
 account sent after that moment is removed in the counterfactual; nothing else changes.
 
-Spam tweets are tweets by spam accounts: the generator's truth in synthetic worlds,
-otherwise ops-confirmed spam accounts (which misses unlabelled bots, so the observed
-spam fraction is then a lower bound).
+Two kinds of spam tweets. The decision (`promotion`) uses the audited estimate
+(report/audited.py: each band's tweets times its audited spam share). Beside it the
+report shows tweets by spam accounts of the generator's truth in synthetic worlds,
+otherwise by ops-confirmed spam accounts (which miss unlabelled bots: a lower bound).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from collections.abc import Sequence
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+
+from botdetect.report.audited import Estimate
 
 STANDARD_CADENCES_H = (1, 2, 3, 4, 6, 8, 12, 24)
 
@@ -99,20 +102,89 @@ def spam_metrics(tweets_df: DataFrame, spam_accounts_df: DataFrame) -> SpamMetri
     return SpamMetrics(int(row["tweets"] or 0), int(row["spam_tweets"] or 0), int(row["active"]))
 
 
+# Reviews ops starts on its own; the model could have made them unnecessary. Audits and
+# queue reviews are the model's own requests, appeals follow a restriction. A null trigger
+# (exports older than the field) counts as ops's own.
+OWN_TRIGGERS = ("user_report", "ops_rule")
+
+
+@dataclasses.dataclass(frozen=True)
+class Saved:
+    reviews: int
+    minutes: float
+
+
 def reviews_saved(
     ops_df: DataFrame,
     flags_df: DataFrame,
     start: dt.datetime,
     end: dt.datetime,
     latency_hours: float,
-) -> int:
-    """Ops actions in [start, end) on accounts the model had already flagged by then."""
-    return (
+    default_minutes: float,
+) -> Saved:
+    """Ops's own reviews in [start, end) of accounts the model had already acted on
+    (`flags_df`: first block or rate-limit) by then, and their minutes (the recorded
+    duration, `default_minutes` where none was recorded)."""
+    own = F.col("review_trigger").isNull() | F.col("review_trigger").isin(*OWN_TRIGGERS)
+    row = (
         ops_df.where((F.col("action_at") >= F.lit(start)) & (F.col("action_at") < F.lit(end)))
+        .where(own)
         .join(flags_df, "account_id", "inner")
         .where(F.col("action_at") >= block_moment(F.col("flagged_on"), latency_hours))
-        .count()
+        .agg(
+            F.count("*").alias("n"),
+            F.sum(F.coalesce(F.col("review_minutes"), F.lit(default_minutes))).alias("m"),
+        )
+        .first()
     )
+    return Saved(int(row["n"]), float(row["m"] or 0.0))
+
+
+def hit_rates(
+    ops_df: DataFrame, start: dt.datetime, end: dt.datetime
+) -> dict[str, tuple[int, float]]:
+    """Per review trigger (`unknown` when not recorded), the reviews in [start, end) and
+    the share that found spam (a `spam` suspend or lock)."""
+    found = (F.col("reason") == "spam") & F.col("restriction").isin("suspend", "lock")
+    rows = (
+        ops_df.where((F.col("action_at") >= F.lit(start)) & (F.col("action_at") < F.lit(end)))
+        .where(F.col("restriction") != "cleared")
+        .groupBy(F.coalesce(F.col("review_trigger"), F.lit("unknown")).alias("trigger"))
+        .agg(F.count("*").alias("n"), F.avg(found.cast("double")).alias("hit"))
+        .collect()
+    )
+    return {r["trigger"]: (int(r["n"]), float(r["hit"])) for r in rows}
+
+
+def queue_hit_rate(
+    queue_df: DataFrame,
+    ops_df: DataFrame,
+    first: dt.date,
+    last: dt.date,
+    end: dt.datetime,
+) -> tuple[int, float] | None:
+    """(reviewed, share found spam) of the accounts the review queue listed on scoring
+    dates first..last: each account's first review after the queue that listed it and
+    before `end`, whatever started it (a queued account drawn for audit is reviewed as an
+    audit and still answers how often the queue is right). None when none was reviewed."""
+    members = queue_df.where(F.col("as_of_date").between(F.lit(first), F.lit(last))).select(
+        "as_of_date", F.explode("members.account_id").alias("account_id")
+    )
+    listed = members.groupBy("account_id").agg(F.min("as_of_date").alias("listed_on"))
+    found = (F.col("reason") == "spam") & F.col("restriction").isin("suspend", "lock")
+    reviews = ops_df.where(
+        (F.col("action_at") < F.lit(end)) & (F.col("restriction") != "cleared")
+    ).select("account_id", "action_at", found.alias("spam"))
+    first_review = Window.partitionBy("account_id").orderBy("action_at")
+    row = (
+        listed.join(reviews, "account_id", "inner")
+        .where(F.col("action_at") >= F.to_timestamp(F.date_add(F.col("listed_on"), 1)))
+        .withColumn("k", F.row_number().over(first_review))
+        .where(F.col("k") == 1)
+        .agg(F.count("*").alias("n"), F.avg(F.col("spam").cast("double")).alias("hit"))
+        .first()
+    )
+    return None if not row["n"] else (int(row["n"]), float(row["hit"]))
 
 
 def false_flag_rate(flags_df: DataFrame, spam_accounts_df: DataFrame) -> tuple[float | None, int]:
@@ -130,54 +202,89 @@ def false_flag_rate(flags_df: DataFrame, spam_accounts_df: DataFrame) -> tuple[f
     return ((row["bad"] or 0) / n if n else None), n
 
 
-def half_volume_hours(tweets_df: DataFrame, bot_accounts_df: DataFrame) -> float | None:
-    """Median over bots of the hours from their first tweet in the window to the tweet
-    that completes half of their window's tweets: how fast a bot gets its work done."""
-    by_account = Window.partitionBy("account_id").orderBy("created_at")
-    bots = tweets_df.join(bot_accounts_df.select("account_id"), "account_id", "inner")
-    ranked = bots.select(
-        "account_id",
-        "created_at",
-        F.row_number().over(by_account).alias("k"),
-        F.count("*").over(Window.partitionBy("account_id")).alias("n"),
-    )
-    per_bot = ranked.groupBy("account_id").agg(
-        (
-            F.max(F.when(F.col("k") == F.ceil(F.col("n") / 2), F.unix_timestamp("created_at")))
-            - F.min(F.unix_timestamp("created_at"))
-        ).alias("seconds")
-    )
-    value = per_bot.agg(F.percentile_approx("seconds", 0.5, 10_000).alias("m")).first()["m"]
-    return None if value is None else value / 3600.0
+def cadence_leaks(
+    tweets_df: DataFrame,
+    flags_df: DataFrame,
+    cadences: Sequence[int],
+    latency_hours: float,
+) -> tuple[dict[int, float], int]:
+    """For each interval h between scoring runs, the share of flagged accounts' tweets
+    after they first scored into the band that a run every h hours would let through.
+
+    An account flagged on day d shows it in the data at t0 = the end of d. A run every h
+    hours acts at t0 + u h + latency, u uniform in [0, 1) (where t0 falls between two
+    runs), so a tweet sent x hours after t0 gets out with probability
+    1 - clamp((x - latency) / h, 0, 1); the share is the expected number that gets out
+    over all the accounts' tweets after t0 in the period. One aggregation; returns
+    ({h: share}, tweets after t0), and an empty dict when there are none.
+    """
+    t0 = F.to_timestamp(F.date_add(F.col("flagged_on"), 1))
+    after = tweets_df.join(flags_df, "account_id", "inner").where(F.col("created_at") >= t0)
+    late = (F.unix_timestamp("created_at") - F.unix_timestamp(t0)) / 3600.0 - latency_hours
+    row = after.agg(
+        F.count("*").alias("n"),
+        *[
+            F.sum(1.0 - F.least(F.greatest(late / h, F.lit(0.0)), F.lit(1.0))).alias(f"h{h}")
+            for h in cadences
+        ],
+    ).first()
+    n = int(row["n"])
+    if n == 0:
+        return {}, 0
+    return {h: float(row[f"h{h}"]) / n for h in cadences}, n
 
 
-def recommended_cadence_hours(half_hours: float | None) -> int:
-    """The longest standard schedule that still runs before a typical bot is half done."""
-    if half_hours is None:
-        return 24
-    fitting = [h for h in STANDARD_CADENCES_H if h <= half_hours]
-    return fitting[-1] if fitting else STANDARD_CADENCES_H[0]
+def recommended_cadence_hours(leaks: dict[int, float], budget: float) -> tuple[int, str]:
+    """The longest interval whose leak stays within `budget`, and why."""
+    if not leaks:
+        return 24, "no flagged account has tweeted since its flag yet: daily runs stay"
+    fitting = [h for h in sorted(leaks) if leaks[h] <= budget]
+    if not fitting:
+        fastest = min(leaks)
+        return fastest, (
+            f"even a run every {fastest} h lets {leaks[fastest]:.1%} of flagged accounts' "
+            f"tweets out, above the budget of {budget:.1%}: the fastest schedule"
+        )
+    best = fitting[-1]
+    return best, (
+        f"a run every {best} h lets {leaks[best]:.1%} of flagged accounts' tweets out after "
+        f"their flag (budget {budget:.1%})"
+    )
 
 
 def promotion(
     reduction: float | None,
-    false_flag: float | None,
+    block_precision: Estimate | None,
     min_reduction: float,
-    max_false_flag: float,
+    min_precision: float,
 ) -> tuple[bool, str]:
-    """Whether shadow mode has earned action mode, and why."""
-    if reduction is None or false_flag is None:
-        return False, "no flagged accounts in the shadow period: nothing to judge yet"
+    """Whether shadow mode has earned action mode, and why: the audited spam fraction must
+    fall by `min_reduction` had flagged accounts been blocked, and the lower end of the
+    audited block precision must reach `min_precision`. Both are estimates from ops's
+    random audits; nothing here reads the generator's truth."""
+    if block_precision is None:
+        return False, (
+            "no audited block precision yet: no random-audit verdict on a blocked account "
+            "in the shadow period"
+        )
+    if reduction is None:
+        return False, "no audited spam fraction yet: nothing to judge the flags by"
+    precision = (
+        f"audited block precision {block_precision.value:.1%} "
+        f"[{block_precision.lo:.1%}, {block_precision.hi:.1%}] from "
+        f"{block_precision.audited} audits"
+    )
     if reduction < min_reduction:
         return False, (
-            f"spam fraction would drop by {reduction:.1%}, less than the required "
-            f"{min_reduction:.1%}"
+            f"the audited spam fraction would drop by {reduction:.1%}, less than the "
+            f"required {min_reduction:.1%} ({precision})"
         )
-    if false_flag > max_false_flag:
+    if block_precision.lo < min_precision:
         return False, (
-            f"estimated false-block rate {false_flag:.2%} is above the allowed {max_false_flag:.2%}"
+            f"{precision}: its lower bound {block_precision.lo:.1%} is below the required "
+            f"{min_precision:.1%}, although the spam fraction would drop by {reduction:.1%}"
         )
     return True, (
-        f"spam fraction would drop by {reduction:.1%} (>= {min_reduction:.1%}) with an "
-        f"estimated false-block rate of {false_flag:.2%} (<= {max_false_flag:.2%})"
+        f"the audited spam fraction would drop by {reduction:.1%} (>= {min_reduction:.1%}) "
+        f"and the {precision} has its lower bound at or above {min_precision:.1%}"
     )

@@ -33,6 +33,18 @@ from botdetect.io.tables import (
 from botdetect.labels import ops_positives
 from botdetect.report import html as H
 from botdetect.report import shadow
+from botdetect.report.audit_findings import (
+    audit_verdicts,
+    band_strata,
+    truth_shares,
+    tweet_strata,
+)
+from botdetect.report.audited import (
+    Estimate,
+    for_reviewer_error,
+    spam_tweets,
+    stratified_share,
+)
 from botdetect.report.drift import Drift, drift
 from botdetect.score.decisions import DECISIONS, LIMITED, decide, over_cap_aggs
 from botdetect.train import registry
@@ -70,6 +82,52 @@ class DriftRow:
 
 
 @dataclasses.dataclass(frozen=True)
+class AuditFindings:
+    """What ops's random audits of the shadow period say (estimates), with the truth of
+    synthetic worlds beside them (`truth`: empty elsewhere; shown, never decided on)."""
+
+    bands: dict[str, Estimate | None]  # spam share per decision band; allow: prevalence
+    requested: dict[str, int]  # audit requests per band in the period
+    truth: dict[str, float]
+    spam_observed: Estimate | None = None  # the audited spam fraction of tweets...
+    spam_if_blocked: Estimate | None = None  # ...and had flagged accounts been blocked
+    tweets_date: dt.date | None = None  # the scoring date whose bands split the tweets
+
+    @property
+    def reduction(self) -> float | None:
+        if self.spam_observed is None or self.spam_if_blocked is None:
+            return None
+        if self.spam_observed.value <= 0:
+            return None
+        return (self.spam_observed.value - self.spam_if_blocked.value) / self.spam_observed.value
+
+    def metrics(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for band, est in self.bands.items():
+            name = "audited_prevalence_allow" if band == "allow" else f"audited_precision_{band}"
+            out[f"audit_requests_{band}"] = float(self.requested.get(band, 0))
+            if est is not None:
+                out |= {
+                    name: est.value,
+                    f"{name}_lo": est.lo,
+                    f"{name}_hi": est.hi,
+                    f"audits_{band}": float(est.audited),
+                }
+            if band in self.truth:
+                out[name.replace("audited_", "truth_")] = self.truth[band]
+        for key, est in (("observed", self.spam_observed), ("if_blocked", self.spam_if_blocked)):
+            if est is not None:
+                out |= {
+                    f"audited_{key}_spam_fraction": est.value,
+                    f"audited_{key}_spam_fraction_lo": est.lo,
+                    f"audited_{key}_spam_fraction_hi": est.hi,
+                }
+        if self.reduction is not None:
+            out["audited_spam_reduction"] = self.reduction
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
 class Findings:
     """Everything the report computed for one date."""
 
@@ -77,12 +135,14 @@ class Findings:
     promote: bool
     why: str
     cadence_hours: int
-    half_volume_hours: float | None
+    cadence_why: str
+    cadence_leaks: dict[int, float]
     spam_source: str
     psi_rows: list[DriftRow]
     flag_ratio: float | None
     ratio_status: str
     reference_date: dt.date | None
+    audits: AuditFindings = dataclasses.field(default_factory=lambda: AuditFindings({}, {}, {}))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,17 +226,42 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
     )
     ops_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "ops_actions"))
     start = dt.datetime.combine(first_day, dt.time())
-    saved = shadow.reviews_saved(ops_df, flags, start, end_of_day(as_of), rcfg.latency_hours)
+    acted = shadow.first_flags(scores_all, as_of, rcfg.period_days, ["block", "rate_limit"])
+    saved = shadow.reviews_saved(
+        ops_df, acted, start, end_of_day(as_of), rcfg.latency_hours, rcfg.minutes_per_review
+    )
+    hits = shadow.hit_rates(ops_df, start, end_of_day(as_of))
+    audits = _audits(spark, cfg, as_of, scores_all, tweets, flags, ops_df)
     promote, why = shadow.promotion(
-        reduction, false_flag, rcfg.min_spam_reduction, rcfg.max_false_block_rate
+        audits.reduction,
+        audits.bands.get("block"),
+        rcfg.min_spam_reduction,
+        cfg.train.block_precision,
     )
     metrics = observed.as_dict("observed") | blocked.as_dict("if_blocked")
+    metrics |= audits.metrics()
     metrics |= {
         "spam_fraction_change": blocked.spam_fraction - observed.spam_fraction,
         "flagged_accounts": float(n_flagged),
-        "reviews_saved": float(saved),
-        "ops_minutes_saved": saved * rcfg.minutes_per_review,
+        "reviews_saved": float(saved.reviews),
+        "ops_minutes_saved": saved.minutes,
     }
+    for trigger, (n, hit) in hits.items():
+        metrics |= {f"reviews_{trigger}": float(n), f"hit_rate_{trigger}": hit}
+    queue_ref = table_ref(cfg.storage, "scores", "review_queue")
+    queued = (
+        shadow.queue_hit_rate(
+            read_table(spark, queue_ref),
+            ops_df,
+            as_of - dt.timedelta(days=rcfg.period_days),
+            as_of - dt.timedelta(days=1),
+            end_of_day(as_of),
+        )
+        if table_exists(spark, queue_ref)
+        else None
+    )
+    if queued is not None:
+        metrics |= {"reviews_of_queued_accounts": float(queued[0]), "hit_rate_queue": queued[1]}
     if reduction is not None:
         metrics["spam_reduction"] = reduction
     if false_flag is not None:
@@ -184,12 +269,10 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
 
     metrics |= rate_limit_metrics(today)
 
-    # Cadence: how fast a labelled bot gets half its tweets out.
-    labelled_bots, _ = ops_positives(ops_df, as_of, 0)
-    half_hours = shadow.half_volume_hours(tweets, labelled_bots)
-    cadence = shadow.recommended_cadence_hours(half_hours)
-    if half_hours is not None:
-        metrics["bot_half_volume_hours"] = half_hours
+    # Cadence: how much of the flagged accounts' output a slower schedule lets out.
+    leaks, _ = shadow.cadence_leaks(tweets, flags, shadow.STANDARD_CADENCES_H, rcfg.latency_hours)
+    cadence, cadence_why = shadow.recommended_cadence_hours(leaks, rcfg.cadence_leak_budget)
+    metrics |= {f"cadence_leak_{h}h": share for h, share in leaks.items()}
     metrics["recommended_cadence_hours"] = float(cadence)
     spam_accounts.unpersist()
     flags.unpersist()
@@ -201,12 +284,14 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
         promote,
         why,
         cadence,
-        half_hours,
+        cadence_why,
+        leaks,
         spam_source,
         psi_rows,
         flag_ratio,
         ratio_status,
         reference_date,
+        audits,
     )
     alerts = [
         f"drift: {r.name} PSI {r.psi:.3f}, tail ratio {r.tail_ratio:.1f} "
@@ -238,6 +323,136 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
     if alerts and mcfg.fail_on_alert:
         raise DriftAlertError("; ".join(alerts))
     return result
+
+
+def _audits(
+    spark: SparkSession,
+    cfg: Config,
+    as_of: dt.date,
+    scores_all: DataFrame,
+    tweets: DataFrame,
+    flags: DataFrame,
+    ops_df: DataFrame,
+) -> AuditFindings:
+    """Band precision, prevalence among allowed accounts and the spam fraction both ways,
+    from the random audits of the shadow period's scoring dates (report/audited.py)."""
+    ref = table_ref(cfg.storage, "scores", "audit_requests")
+    if not table_exists(spark, ref):
+        return AuditFindings({}, {}, {})
+    confidence = cfg.report.audit_confidence
+    first = as_of - dt.timedelta(days=cfg.report.period_days)
+    last = as_of - dt.timedelta(days=1)
+    requests = (
+        read_table(spark, ref).where(F.col("as_of_date").between(F.lit(first), F.lit(last)))
+    ).persist()
+    verdicts = audit_verdicts(requests, ops_df, first, last, as_of).persist()
+    try:
+        strata = band_strata(requests, verdicts)
+        requested = {
+            r["decision"]: r["count"] for r in requests.groupBy("decision").count().collect()
+        }
+        error = cfg.report.reviewer_error_rate
+        bands = {
+            band: for_reviewer_error(
+                stratified_share(rows, confidence, finite_population=error == 0), error
+            )
+            for band, rows in strata.items()
+        }
+        answered = verdicts.agg(F.max("as_of_date")).first()[0]
+        spam_observed = spam_if_blocked = None
+        if answered is not None:
+            # The bands of the latest answered scoring date split the period's tweets.
+            kept = F.col("flagged_on").isNull() | (
+                F.col("created_at")
+                < shadow.block_moment(F.col("flagged_on"), cfg.report.latency_hours)
+            )
+            per_account = (
+                tweets.join(flags, "account_id", "left")
+                .groupBy("account_id")
+                .agg(F.count("*").alias("tweets"), F.sum(kept.cast("long")).alias("kept"))
+            )
+            observed, blocked = tweet_strata(
+                scores_all.where(F.col("as_of_date") == F.lit(answered)),
+                per_account,
+                verdicts.where(F.col("as_of_date") == F.lit(answered)),
+            )
+            exact = error == 0  # reviewer error: verdicts are draws even in a full audit
+            spam_observed = for_reviewer_error(
+                spam_tweets(observed, confidence, finite_population=exact), error
+            )
+            spam_if_blocked = for_reviewer_error(
+                spam_tweets(blocked, confidence, finite_population=exact), error
+            )
+        covered = [
+            (r["decision"], r["as_of_date"])
+            for r in verdicts.select("decision", "as_of_date").distinct().collect()
+        ]
+        truth_ref = table_ref(cfg.storage, TRUTH_LAYER, "ground_truth")
+        truth = (
+            truth_shares(scores_all, read_table(spark, truth_ref), covered)
+            if table_exists(spark, truth_ref)
+            else {}
+        )
+    finally:
+        requests.unpersist()
+        verdicts.unpersist()
+    return AuditFindings(bands, requested, truth, spam_observed, spam_if_blocked, answered)
+
+
+def _audit_section(found: AuditFindings, cfg: Config) -> str:
+    if not found.requested:
+        return "<p>No audit requests in the shadow period yet.</p>"
+    level = f"{cfg.report.audit_confidence:.0%}"
+    rows = []
+    for band in DECISIONS:
+        if band not in found.requested:
+            continue
+        est = found.bands.get(band)
+        truth = found.truth.get(band)
+        rows.append(
+            (
+                band,
+                "spam prevalence" if band == "allow" else "precision",
+                found.requested[band],
+                0 if est is None else est.audited,
+                None if est is None else est.value,
+                "n/a" if est is None else f"[{est.lo:.3f}, {est.hi:.3f}]",
+                "n/a" if truth is None else f"{truth:.3f}",
+            )
+        )
+    table = H.table(
+        [
+            "band",
+            "estimate of",
+            "audits requested",
+            "verdicts",
+            "audited spam share",
+            f"{level} interval",
+            "truth (synthetic world)",
+        ],
+        rows,
+    )
+    spam_rows = [
+        (name, est.value, f"[{est.lo:.4f}, {est.hi:.4f}]", est.audited)
+        for name, est in (
+            ("observed", found.spam_observed),
+            ("if flagged accounts were blocked", found.spam_if_blocked),
+        )
+        if est is not None
+    ]
+    spam_html = (
+        f"<p>Spam fraction of the period's tweets, estimated from the audits (bands of "
+        f"{found.tweets_date}; each band's tweets times its audited spam share of tweets):</p>"
+        + H.table(["", "audited spam fraction", f"{level} interval", "verdicts"], spam_rows)
+        if spam_rows
+        else "<p>No audit verdicts yet: the spam fraction cannot be estimated.</p>"
+    )
+    return (
+        "<p>Ops reviews a random sample of every band of every scoring run "
+        "(<code>scores.audit_requests</code>); the verdicts estimate each band's spam share "
+        "over the shadow period's scoring dates, weighted by band size, corrected for a "
+        f"reviewer error rate of {cfg.report.reviewer_error_rate:.2%}.</p>" + table + spam_html
+    )
 
 
 def rate_limit_metrics(today: DataFrame) -> dict[str, float]:
@@ -458,6 +673,30 @@ def _histogram(today: DataFrame) -> dict[str, list[int]]:
     return {d: v for d, v in counts.items() if any(v)}
 
 
+def _hit_rate_table(metrics: dict[str, float]) -> str:
+    """Ops reviews of the period by what started them, and the share that found spam."""
+    triggers = sorted(k.removeprefix("reviews_") for k in metrics if k.startswith("reviews_"))
+    rows = [
+        (t, metrics[f"reviews_{t}"], metrics[f"hit_rate_{t}"])
+        for t in triggers
+        if f"hit_rate_{t}" in metrics
+    ]
+    if "hit_rate_queue" in metrics:
+        rows.append(
+            (
+                "accounts the review queue listed (first review, any trigger)",
+                metrics["reviews_of_queued_accounts"],
+                metrics["hit_rate_queue"],
+            )
+        )
+    if not rows:
+        return "<p>No ops reviews in the shadow period.</p>"
+    return (
+        "<p>Ops reviews in the period by what started them (the model's queue against "
+        "ops's other sources):</p>" + H.table(["trigger", "reviews", "share that found spam"], rows)
+    )
+
+
 def _write_html(
     spark: SparkSession,
     cfg: Config,
@@ -492,7 +731,7 @@ def _write_html(
         + H.table(
             [
                 "flagged accounts",
-                "estimated false-block rate",
+                f"false-block rate ({found.spam_source})",
                 "reviews saved",
                 "ops minutes saved",
             ],
@@ -505,6 +744,7 @@ def _write_html(
                 )
             ],
         )
+        + _hit_rate_table(metrics)
         + (
             f"<p>Rate limit: {metrics['tweets_per_hour_cap']:.0f} tweets/hour; allowed accounts "
             f"that peaked above it: {metrics.get('allowed_over_cap_share', 0):.4%}.</p>"
@@ -528,10 +768,15 @@ def _write_html(
         if psi_rows
         else "<p>No drift reference: the training date's features are not available.</p>"
     )
+    budget = cfg.report.cadence_leak_budget
     cadence_html = (
-        f"<p>A labelled bot sends half of its window's tweets in a median of "
-        f"{'n/a' if found.half_volume_hours is None else f'{found.half_volume_hours:.1f}'} "
-        f"hours. <b>Recommended time between scoring runs: {found.cadence_hours} hours.</b></p>"
+        "<p>For each interval between scoring runs, the share of the flagged accounts' "
+        "tweets after the day that flagged them that such a schedule would still let out "
+        f"(a run acts at a uniform moment within its interval, plus "
+        f"{cfg.report.latency_hours:g} h latency).</p>"
+        + H.cadence_figure(found.cadence_leaks, budget, found.cadence_hours)
+        + f"<p><b>Recommended time between scoring runs: {found.cadence_hours} hours</b> "
+        f"({H.html.escape(found.cadence_why)}).</p>"
     )
     decision_table = _decision_table(spark, cfg, today)
     sections = {
@@ -547,6 +792,7 @@ def _write_html(
         ),
         "feature-importance": ("Feature importances", H.importance_figure(importances)),
         "review-queue": ("Review queue (top clusters)", _queue_section(spark, cfg, as_of)),
+        "audits": ("Audited precision and prevalence", _audit_section(found.audits, cfg)),
         "shadow": ("Shadow metrics, both ways", shadow_html),
         "drift": ("Drift", drift_html),
         "cadence": ("Recommended cadence", cadence_html),

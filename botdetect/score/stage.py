@@ -2,7 +2,8 @@
 
 Loads the version behind `score.alias` (or the pinned `score.version`), checks that
 `account_features` for D has every column the model was trained on, scores every
-account and replaces the `scores` partition of D. Nothing is written when the model or
+account and replaces the `scores` partition of D, with D's review queue and D's audit
+sample (`scores.audit_requests`, score/audit_sample.py). Nothing is written when the model or
 a column is missing. In `shadow` mode decisions are recorded; in `action` mode the same
 decisions are marked enforced, and nothing else changes.
 """
@@ -19,6 +20,7 @@ from pyspark.sql import types as T
 
 from botdetect.config import Config
 from botdetect.io.tables import read_table, table_ref, write_date_partition
+from botdetect.score.audit_sample import audit_sample
 from botdetect.score.decisions import (
     DECISIONS,
     decide,
@@ -70,6 +72,7 @@ class ScoreResult:
     tweets_per_hour_cap: int
     allowed_over_cap: float  # share of allowed accounts whose peak exceeded the cap
     flagged_over_cap: float  # share of rate-limited/reviewed accounts it would have slowed
+    audit_requests: int = 0  # accounts drawn for ops's random audit (scores.audit_requests)
     note: str = ""  # how the model was chosen when it is not the configured one
 
 
@@ -216,16 +219,24 @@ def run_score(spark: SparkSession, cfg: Config) -> ScoreResult:
         *[F.sum((F.col("decision") == d).cast("int")).alias(d) for d in DECISIONS],
         *over_cap_aggs(cap),
     ).first()
+    decisions = {d: stats[d] or 0 for d in DECISIONS}
+    audit = write_date_partition(
+        audit_sample(written, decisions, scfg.audit_sample, as_of),
+        table_ref(cfg.storage, "scores", "audit_requests"),
+        "as_of_date",
+        as_of,
+    )
     result = ScoreResult(
         as_of_date=as_of,
         model_name=model.name,
         model_version=model.version,
         mode=scfg.mode,
         accounts=stats["n"],
-        decisions={d: stats[d] or 0 for d in DECISIONS},
+        decisions=decisions,
         tweets_per_hour_cap=cap,
         allowed_over_cap=stats["allowed_over"] or 0.0,
         flagged_over_cap=stats["limited_over"] or 0.0,
+        audit_requests=audit.count(),
         note=note,
     )
     log.info("score %s: %s", as_of, result)

@@ -67,20 +67,24 @@ def training_rows(
 ) -> DataFrame:
     """The rows a model fits on, out of `rows_df` (the development splits, or all of them
     but one fold): negatives down-sampled (deterministically per account); expanded
-    positives only when `use_expanded`. Training weights are the label weights."""
+    positives only when `use_expanded`; reviewed rows always. Training weights are the
+    label weights."""
     rows = rows_df
     if not use_expanded:
         rows = rows.where(F.col("label_source") != "expanded")
-    keep = (F.col("label") == 1) | (
-        uniform(seed, "downsample", F.col("account_id")) < negative_sample_rate
+    # Human verdicts are few and precise: never down-sampled.
+    keep = (
+        (F.col("label") == 1)
+        | (F.col("label_source") == "reviewed")
+        | (uniform(seed, "downsample", F.col("account_id")) < negative_sample_rate)
     )
     return rows.where(keep)
 
 
 def evaluation_rows(labelled_df: DataFrame, splits: Sequence[str]) -> DataFrame:
     """Every labelled row of `splits`, every stratum (ops and expanded positives; random,
-    verified and cleared negatives), with `w` = 1 / sample_rate: weighted counts stand for
-    the whole scored population."""
+    verified and cleared negatives; reviewed accounts of either label), with
+    `w` = 1 / sample_rate: weighted counts stand for the whole scored population."""
     return labelled_df.where(F.col("split").isin(*splits)).withColumn(
         "w", 1.0 / F.col("sample_rate")
     )
