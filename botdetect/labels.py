@@ -49,6 +49,13 @@ LABELS_SCHEMA = T.StructType(
     ]
 )
 SPAM_RESTRICTIONS = ("suspend", "lock")
+
+
+def spam_verdict() -> F.Column:
+    """An ops action that found spam: a `spam` suspend or lock."""
+    return (F.col("reason") == "spam") & F.col("restriction").isin(*SPAM_RESTRICTIONS)
+
+
 # Reviews the model asked for: a human looked at the account itself, whatever it found.
 REVIEWED_TRIGGERS = ("random_audit", "model_queue")
 
@@ -89,7 +96,7 @@ def reviewed_verdicts(ops_df: DataFrame, as_of: dt.date, horizon_days: int) -> D
     nothing found)."""
     cutoff = end_of_day(as_of + dt.timedelta(days=horizon_days))
     latest = Window.partitionBy("account_id").orderBy(F.desc("action_at"), "restriction")
-    spam = (F.col("reason") == "spam") & F.col("restriction").isin(*SPAM_RESTRICTIONS)
+    spam = spam_verdict()
     return (
         ops_df.where(
             (F.col("action_at") < F.lit(cutoff))

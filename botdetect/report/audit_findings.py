@@ -20,14 +20,10 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from botdetect.features.profile import end_of_day
-from botdetect.labels import SPAM_RESTRICTIONS
+from botdetect.labels import spam_verdict
 from botdetect.report.audited import Stratum, TweetStratum
 
 AUDIT_TRIGGER = "random_audit"
-
-
-def spam_verdict() -> F.Column:
-    return (F.col("reason") == "spam") & F.col("restriction").isin(*SPAM_RESTRICTIONS)
 
 
 def audit_verdicts(

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from botdetect.labels import spam_verdict
 from botdetect.report.audited import Estimate
 
 STANDARD_CADENCES_H = (1, 2, 3, 4, 6, 8, 12, 24)
@@ -145,7 +146,7 @@ def hit_rates(
 ) -> dict[str, tuple[int, float]]:
     """Per review trigger (`unknown` when not recorded), the reviews in [start, end) and
     the share that found spam (a `spam` suspend or lock)."""
-    found = (F.col("reason") == "spam") & F.col("restriction").isin("suspend", "lock")
+    found = spam_verdict()
     rows = (
         ops_df.where((F.col("action_at") >= F.lit(start)) & (F.col("action_at") < F.lit(end)))
         .where(F.col("restriction") != "cleared")
@@ -171,7 +172,7 @@ def queue_hit_rate(
         "as_of_date", F.explode("members.account_id").alias("account_id")
     )
     listed = members.groupBy("account_id").agg(F.min("as_of_date").alias("listed_on"))
-    found = (F.col("reason") == "spam") & F.col("restriction").isin("suspend", "lock")
+    found = spam_verdict()
     reviews = ops_df.where(
         (F.col("action_at") < F.lit(end)) & (F.col("restriction") != "cleared")
     ).select("account_id", "action_at", found.alias("spam"))
