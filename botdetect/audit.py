@@ -51,7 +51,12 @@ STAGE_TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str]
         (("features", "features_daily"), ("features", "account_features")),
     ),
     "labels": (
-        (("raw", "ops_actions"), ("raw", "accounts"), ("features", "features_daily")),
+        (
+            ("raw", "ops_actions"),
+            ("raw", "accounts"),
+            ("raw", "follows"),
+            ("features", "features_daily"),
+        ),
         (("labels", "labels"),),
     ),
     "train": (

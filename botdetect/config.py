@@ -169,9 +169,12 @@ class LabelsConfig:
     expansion_weight: float = 0.5
     use_expanded: bool = True
     verified_negative_max_share: float = 0.1
-    random_negative_rate: float = 0.2
+    random_negative_rate: float = 1.0
     seed: int = 11
     reviewed_weight: float = 2.0  # training weight of audit and queue verdicts
+    follow_ring_min_positives: int = 2  # 0: no expansion through follow rings
+    follow_ring_min_share: float = 0.25
+    follow_ring_hops: int = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,7 +206,7 @@ class TrainConfig:
     every_days: int = 7
     label_lag_days: int = 0
     fractions: list[float] = dataclasses.field(default_factory=lambda: [0.7, 0.15, 0.15])
-    negative_sample_rate: float = 0.5
+    negative_sample_rate: float = 0.1
     min_positives: int = 20
     null_fill: float = -1.0
     forest: ForestConfig = dataclasses.field(default_factory=ForestConfig)
@@ -350,6 +353,9 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
     "labels.horizon_days": ("must be between 0 and 365", lambda v: 0 <= v <= 365),
     "labels.reviewed_weight": ("must be > 0", lambda v: v > 0),
     "labels.expansion_weight": ("must be in (0, 1]", lambda v: 0 < v <= 1),
+    "labels.follow_ring_min_positives": ("must be >= 0", lambda v: v >= 0),
+    "labels.follow_ring_min_share": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
+    "labels.follow_ring_hops": ("must be >= 1", lambda v: v >= 1),
     "labels.verified_negative_max_share": ("must be in [0, 1)", lambda v: 0 <= v < 1),
     "labels.random_negative_rate": ("must be in (0, 1]", lambda v: 0 < v <= 1),
     "train.fractions": (

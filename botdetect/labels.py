@@ -2,10 +2,14 @@
 
 - Positives: a `spam` suspend or lock by ops up to D + horizon, unless a later `cleared`.
 - Expanded positives: accounts sharing a non-hot login IP or device with a positive in the
-  feature window (weighted; conf decides whether training uses them).
+  feature window, and accounts whose reciprocal follows are mostly with positives (a
+  botnet's follow ring: `follow_ring_positives`); weighted, conf decides whether training
+  uses them. Both are one hop from an ops positive, never from another expanded account.
 - Negatives: verified accounts (capped share: verified users differ from normal ones), a
-  deterministic random sample of the remaining accounts, and every account whose spam
-  restriction ops later cleared (`cleared`: confirmed, and the hardest negatives).
+  deterministic random sample of the remaining accounts (by default all of them, so that
+  evaluation counts unlabelled accounts above a threshold rather than estimating them),
+  and every account whose spam restriction ops later cleared (`cleared`: confirmed, and
+  the hardest negatives).
 - Reviewed: accounts ops reviewed because the model asked (a random audit or the review
   queue) take the latest such verdict, spam or not, as label `reviewed` with weight
   `labels.reviewed_weight`: few, precise labels that win over every source above.
@@ -74,7 +78,7 @@ def ops_positives(
     cutoff = end_of_day(as_of + dt.timedelta(days=horizon_days))
     visible = ops_df.where(F.col("action_at") < F.lit(cutoff))
     spam = (
-        visible.where((F.col("reason") == "spam") & F.col("restriction").isin(*SPAM_RESTRICTIONS))
+        visible.where(spam_verdict())
         .groupBy("account_id")
         .agg(F.max("action_at").alias("flagged_at"))
     )
@@ -147,6 +151,61 @@ def expanded_positives(
         found = usable.join(tainted, "resource", "inner").select("account_id")
         expanded = found if expanded is None else expanded.unionByName(found)
     return expanded.distinct().join(positives_df, "account_id", "left_anti")
+
+
+def mutual_follows(follows_df: DataFrame, as_of: dt.date) -> DataFrame:
+    """(account_id, other_id) for every pair that follow each other by the end of `as_of`,
+    once from each side."""
+    known = follows_df.where(F.col("created_at") < F.lit(end_of_day(as_of)))
+    given = known.select("account_id", F.col("followed_account_id").alias("other_id"))
+    back = known.select(
+        F.col("followed_account_id").alias("account_id"), F.col("account_id").alias("other_id")
+    )
+    return given.join(back, ["account_id", "other_id"], "inner").distinct()
+
+
+def follow_ring_positives(
+    follows_df: DataFrame,
+    positives_df: DataFrame,
+    as_of: dt.date,
+    min_positives: int,
+    min_share: float,
+    hops: int = 1,
+) -> DataFrame:
+    """Accounts in a follow ring with positives (ids only, positives left out): at least
+    `min_positives` of their mutual follows are positives, and those are at least
+    `min_share` of all their mutual follows; repeated `hops` times, each round counting the
+    accounts found before it as positives.
+
+    A botnet follows itself to look established, and ops catch some of its members: the
+    members ops missed have reciprocal follows with several of the caught ones, and a
+    second round reaches members whose ring neighbours ops all missed but the first round
+    found. A person who follows back whoever follows them may return a bot's follow, but
+    their mutual follows are mostly friends, which the share rule needs; a single mutual
+    positive is never enough.
+    """
+    pairs = mutual_follows(follows_df, as_of).persist()
+    seeds = positives_df.select("account_id")
+    found = None
+    for _ in range(hops):
+        flagged = seeds.select(F.col("account_id").alias("other_id"), F.lit(1).alias("pos"))
+        per_account = (
+            pairs.join(flagged, "other_id", "left")
+            .groupBy("account_id")
+            .agg(F.count("*").alias("mutual"), F.count("pos").alias("mutual_positives"))
+        )
+        new = (
+            per_account.where(
+                (F.col("mutual_positives") >= min_positives)
+                & (F.col("mutual_positives") >= F.lit(min_share) * F.col("mutual"))
+            )
+            .select("account_id")
+            .join(seeds, "account_id", "left_anti")
+        )
+        found = new if found is None else found.unionByName(new)
+        seeds = seeds.unionByName(new)
+    pairs.unpersist()
+    return found.select("account_id")
 
 
 def _sample_key(seed: int, salt: str) -> F.Column:
@@ -278,7 +337,19 @@ def run_labels(spark: SparkSession, cfg: Config, *, force: bool = False) -> Labe
         window,
         cfg.features.hot_ip_accounts,
         cfg.features.hot_device_accounts,
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    if lcfg.follow_ring_min_positives > 0:
+        follows_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "follows"))
+        ring = follow_ring_positives(
+            follows_df,
+            positives,
+            as_of,
+            lcfg.follow_ring_min_positives,
+            lcfg.follow_ring_min_share,
+            lcfg.follow_ring_hops,
+        )
+        expanded = expanded.unionByName(ring).distinct()
+    expanded = expanded.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         reviewed = reviewed_verdicts(ops_df, as_of, lcfg.horizon_days)
         labels_df = build_labels(accounts_df, positives, cleared, expanded, as_of, lcfg, reviewed)

@@ -107,7 +107,15 @@ def test_the_calibrator_is_monotone_and_weighted_to_the_population(spark):
     got = [r["score"] for r in calibrate(calibrator, raw).orderBy("raw").collect()]
     assert got == sorted(got)  # monotone in the margin
     assert got[0] == 0.0 and got[-1] == 1.0
-    # margins 7 and 8 pool: 2 positives against one negative of weight 5 -> 2 / 7
-    assert calibrate(calibrator, spark.createDataFrame([(7.5,)], "raw double")).first()[
+    # Margins 7 and 8 pool: 2 positives against one negative of weight 5 -> 2 / 7, placed
+    # at their weighted mean margin (7 * 1 + 8 * 6) / 7; margins 0..6 pool to 0 at 3.
+    centre = (7 * 1 + 8 * 6) / 7
+    assert calibrate(calibrator, spark.createDataFrame([(centre,)], "raw double")).first()[
         "score"
     ] == pytest.approx(2 / 7)
+    # Between two block centres the score is interpolated, never a step: the margin 7.5
+    # gets a probability between the blocks' 0 and 2/7 that no plain isotonic step holds.
+    between = calibrate(calibrator, spark.createDataFrame([(7.5,)], "raw double")).first()
+    assert between["score"] == pytest.approx((7.5 - 3) / (centre - 3) * 2 / 7)
+    edges = spark.createDataFrame([(-5.0,), (20.0,)], "raw double")
+    assert [r["score"] for r in calibrate(calibrator, edges).orderBy("raw").collect()] == [0, 1]

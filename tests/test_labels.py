@@ -9,7 +9,13 @@ from chispa import assert_df_equality
 
 from botdetect.config import load_config
 from botdetect.contract import OPS_ACTIONS
-from botdetect.labels import build_labels, expanded_positives, ops_positives, reviewed_verdicts
+from botdetect.labels import (
+    build_labels,
+    expanded_positives,
+    follow_ring_positives,
+    ops_positives,
+    reviewed_verdicts,
+)
 
 D = dt.date(2026, 11, 14)
 CFG = load_config("local").labels  # horizon 14 days
@@ -66,6 +72,58 @@ def test_expansion_follows_small_shared_ips_and_devices_but_not_hot_ones(spark):
     positives = spark.createDataFrame([(1,)], "account_id long")
     got = expanded_positives(daily, positives, D, 28, hot_ip_accounts=3, hot_device_accounts=3)
     assert ids(got) == [7, 9]
+
+
+def _follows(spark, pairs, when=None):
+    """Follow rows; (a, b) with `mutual` in the third place adds b -> a too."""
+    rows = []
+    for a, b, mutual in pairs:
+        rows.append((a, b, when or at(-2)))
+        if mutual:
+            rows.append((b, a, when or at(-2)))
+    return spark.createDataFrame(
+        rows, "account_id long, followed_account_id long, created_at timestamp"
+    )
+
+
+def test_follow_ring_expansion_needs_several_mutual_positives_making_a_share(spark):
+    positives = spark.createDataFrame([(1,), (2,), (3,)], "account_id long")
+    follows = _follows(
+        spark,
+        [
+            (10, 1, True),
+            (10, 2, True),
+            (10, 50, True),
+            (10, 51, True),
+            (10, 52, True),
+            (11, 1, True),
+            (11, 53, True),  # one mutual positive: never enough
+            (12, 1, True),
+            (12, 2, True),  # two of ten mutual follows: a follow-back person
+            *[(12, f, True) for f in range(60, 68)],
+            (13, 1, False),
+            (13, 2, False),  # follows positives, not followed back
+            (3, 1, True),
+            (3, 2, True),  # a positive itself: not expanded
+        ],
+    ).unionByName(_follows(spark, [(14, 1, True), (14, 2, True)], when=at(1)))  # after D
+    got = follow_ring_positives(follows, positives, D, min_positives=2, min_share=0.25)
+    assert ids(got) == [10]
+    none = follow_ring_positives(follows.limit(0), positives, D, 2, 0.25)
+    assert ids(none) == []
+
+
+def test_a_second_follow_ring_round_counts_what_the_first_found(spark):
+    positives = spark.createDataFrame([(1,), (2,)], "account_id long")
+    # 10 rings with 1 and 2; 20 rings with 10 and 2 only; 30 with 20 alone (one is never
+    # enough, whatever the round).
+    follows = _follows(
+        spark, [(10, 1, True), (10, 2, True), (20, 10, True), (20, 2, True), (30, 20, True)]
+    )
+    one = follow_ring_positives(follows, positives, D, 2, 0.25, hops=1)
+    two = follow_ring_positives(follows, positives, D, 2, 0.25, hops=2)
+    assert ids(one) == [10]
+    assert ids(two) == [10, 20]
 
 
 def test_labels_rows_sources_weights_and_exclusions(spark):

@@ -141,7 +141,7 @@ EXPECTED = {  # lines (or parts of them) each notebook must print on the tiny wo
         "label_source random ",
         "naive_template",
         "tweets_per_active_day_7d",
-        "unlabelled",
+        "|label|label_source|accounts|",  # the features by label (every account is labelled)
     ],
     "model_report.py": [
         "champion: version ",

@@ -14,6 +14,7 @@ from botdetect.contract import SOURCE_TABLES
 from botdetect.generate.world import BENIGN_AUTOMATION_KINDS, generate_world
 from botdetect.io.landing import read_export, write_export
 from botdetect.io.tables import read_table, table_ref, write_table
+from botdetect.labels import spam_verdict
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,7 @@ def summarise_world(
     truth_df = read_table(spark, table_ref(cfg.storage, TRUTH_LAYER, "ground_truth"))
     by_kind = {r["bot_kind"]: r["count"] for r in truth_df.groupBy("bot_kind").count().collect()}
     ops_df = read_export(spark, landing, SOURCE_TABLES["ops_actions"], fmt, options)
-    spam_df = (
-        ops_df.where((F.col("reason") == "spam") & F.col("restriction").isin("suspend", "lock"))
-        .select("account_id")
-        .distinct()
-    )
+    spam_df = ops_df.where(spam_verdict()).select("account_id").distinct()
     labelled = (
         spam_df.join(truth_df, "account_id", "inner")
         .groupBy("is_spam_bot", "bot_kind")

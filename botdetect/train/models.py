@@ -113,16 +113,7 @@ def _as_raw_prediction(raw_df: DataFrame) -> DataFrame:
     return raw_df.withColumn("rawPrediction", array_to_vector(pair))
 
 
-def fit_calibrator(raw_df: DataFrame) -> IsotonicRegressionModel:
-    """Isotonic regression of the label on `raw`, weighted by `w` (1 / sampling rate), so
-    the fitted probability is the share of spam at the population's prevalence."""
-    rows = _as_raw_prediction(
-        raw_df.select(
-            "raw",
-            F.col("label").cast("double").alias("label"),
-            F.col("w").cast("double").alias("w"),
-        )
-    )
+def _isotonic() -> IsotonicRegression:
     return IsotonicRegression(
         featuresCol="rawPrediction",
         featureIndex=1,
@@ -130,7 +121,43 @@ def fit_calibrator(raw_df: DataFrame) -> IsotonicRegressionModel:
         weightCol="w",
         predictionCol=CALIBRATED,
         isotonic=True,
-    ).fit(rows)
+    )
+
+
+def fit_calibrator(raw_df: DataFrame) -> IsotonicRegressionModel:
+    """Centred isotonic regression of the label on `raw`, weighted by `w` (1 / sampling
+    rate), so the fitted probability is the share of spam at the population's prevalence.
+
+    Plain isotonic regression is a step function: every margin in a pooled block gets
+    the block's value, so whole ranges of probability are never served (a rate-limit band
+    between 0.2 and 0.5 can hold nobody) and a threshold can only sit on a step. Centred
+    isotonic regression (Oron and Flournoy, 2017) keeps each block's value but places it
+    at the block's weighted mean margin and interpolates linearly between those points:
+    still monotone and fitted to the same pooled shares, but strictly increasing between
+    blocks, so the served score keeps the model's ranking and every probability between
+    two blocks' values is reachable. Both fits are Spark's `IsotonicRegression` (the
+    second on the block centres, which it keeps as they are), so the served calibrator is
+    an ordinary `IsotonicRegressionModel` stage, saved with the model.
+    """
+    rows = _as_raw_prediction(
+        raw_df.select(
+            "raw",
+            F.col("label").cast("double").alias("label"),
+            F.col("w").cast("double").alias("w"),
+        )
+    )
+    pooled = _isotonic().fit(rows)
+    # Blocks have distinct values (adjacent equal blocks would be one), so the value
+    # identifies the block.
+    centres = (
+        pooled.transform(rows)
+        .groupBy(F.col(CALIBRATED).alias("label"))
+        .agg(
+            (F.sum(F.col("w") * F.col("raw")) / F.sum("w")).alias("raw"),
+            F.sum("w").alias("w"),
+        )
+    )
+    return _isotonic().fit(_as_raw_prediction(centres))
 
 
 def calibrate(calibrator: IsotonicRegressionModel, raw_df: DataFrame) -> DataFrame:
