@@ -92,8 +92,8 @@ from botdetect.config import BOT_KINDS, Config, load_config
 from botdetect.contract import RAW_LAYER
 from botdetect.features.stage import run_features
 from botdetect.generate.ops_team import run_ops_team
-from botdetect.generate.stage import TRUTH_LAYER, run_generate, summarise_world
-from botdetect.generate.world import BENIGN_AUTOMATION_KINDS
+from botdetect.generate.stage import TRUTH_LAYER, WorldReport, run_generate, summarise_world
+from botdetect.generate.world import BENIGN_AUTOMATION_KINDS, plan_world
 from botdetect.ingest import run_ingest
 from botdetect.io.tables import read_table, table_ref
 from botdetect.labels import run_labels
@@ -161,19 +161,32 @@ def run_stages(spark: SparkSession, cfg_t: Config, cfg_d: Config, out: dict[str,
         return result
 
     if reuse:
-        world_stages(spark, cfg_t, cfg_d, out)
+        accounts = world_stages(spark, cfg_t, cfg_d, out)
     else:
-        data_stages(spark, cfg_t, cfg_d, out, stage)
-    model_stages(spark, cfg_d, out, stage)
+        accounts = data_stages(spark, cfg_t, cfg_d, out, stage)
+    model_stages(spark, cfg_d, out, stage, accounts)
 
 
 MODEL_STATE = ("mlflow.db", "mlartifacts", "labels", "scores", "reports")
 
 
-def world_stages(spark: SparkSession, cfg_t: Config, cfg_d: Config, out: dict[str, Any]) -> None:
+def world_fields(report: WorldReport) -> dict[str, Any]:
+    """What the bench records of a world from the generator's summary."""
+    return {
+        "world_start": str(report.world_start),
+        "accounts_by_kind": report.accounts_by_kind,
+        "prevalence": report.prevalence,
+        "label_coverage": report.label_coverage,
+    }
+
+
+def world_stages(
+    spark: SparkSession, cfg_t: Config, cfg_d: Config, out: dict[str, Any]
+) -> tuple[int, int]:
     """A kept world instead of the data stages: the model's state is removed (registry,
     labels, scores, reports, the simulated ops team's verdicts in the export; the raw
-    table keeps them, dated after T's horizon), the world is described from its files."""
+    table keeps them, dated after T's horizon), the world is described from its files.
+    Returns the feature rows of T and D (a date without any fails)."""
     root = Path(cfg_d.storage.root)
     for name in MODEL_STATE:
         path = root / name
@@ -183,30 +196,27 @@ def world_stages(spark: SparkSession, cfg_t: Config, cfg_d: Config, out: dict[st
             path.unlink(missing_ok=True)
     for path in (Path(cfg_d.storage.landing_root) / "ops_actions").glob("*part-ops-sim-*"):
         path.unlink()
-    report = summarise_world(spark, cfg_d, world_start(cfg_d), cfg_d.run_date())
-    out["world"] = {
-        "world_start": str(report.world_start),
-        "accounts_by_kind": report.accounts_by_kind,
-        "prevalence": report.prevalence,
-        "label_coverage": report.label_coverage,
-        "raw_rows": sum(report.rows.values()),
-        "tweets": report.rows["tweets"],
-    }
+    day = cfg_d.run_date()
+    plan = plan_world(cfg_d.generate, day, cfg_d.platform_start)
+    report = summarise_world(spark, cfg_d, plan.world_start, day)
+    out["world"] = world_fields(report)
+    out["world"] |= {"raw_rows": sum(report.rows.values()), "tweets": report.rows["tweets"]}
     features = table_ref(cfg_d.storage, "features", "account_features")
-    for cfg in (cfg_t, cfg_d):
-        day = cfg.run_date()
-        if read_table(spark, features).where(F.col("as_of_date") == F.lit(day)).isEmpty():
-            raise RuntimeError(f"--reuse-world: {features} has no rows for {day}")
-
-
-def world_start(cfg: Config) -> dt.date:
-    return cfg.run_date() - dt.timedelta(days=cfg.generate.days - 1)
+    rows = read_table(spark, features)
+    n_t, n_d = (
+        rows.where(F.col("as_of_date") == F.lit(c.run_date())).count() for c in (cfg_t, cfg_d)
+    )
+    for cfg, n in ((cfg_t, n_t), (cfg_d, n_d)):
+        if n == 0:
+            raise RuntimeError(f"--reuse-world: {features} has no rows for {cfg.run_date()}")
+    return n_t, n_d
 
 
 def data_stages(
     spark: SparkSession, cfg_t: Config, cfg_d: Config, out: dict[str, Any], stage: Callable
-) -> None:
-    """generate; ingest, validate and features on T; the same on D."""
+) -> tuple[int, int]:
+    """generate; ingest, validate and features on T; the same on D. Returns the feature
+    rows of T and D."""
 
     def sum_read(results: list) -> int:
         return sum(r.read for r in results)
@@ -218,11 +228,7 @@ def data_stages(
         "rows written",
         lambda r: sum(r.rows.values()),
     )
-    out["world"] = {
-        "world_start": str(report.world_start),
-        "accounts_by_kind": report.accounts_by_kind,
-    }
-    out["world"] |= {"prevalence": report.prevalence, "label_coverage": report.label_coverage}
+    out["world"] = world_fields(report)
     # The daily job's state on T: every event day up to T ingested, T's features.
     ingested = stage("ingest T", cfg_t, lambda: run_ingest(spark, cfg_t), "rows read", sum_read)
     raw_t = sum(r.written for r in ingested)
@@ -280,15 +286,20 @@ def data_stages(
         "accounts",
         lambda _: n_d,
     )
+    return n_t, n_d
 
 
-def model_stages(spark: SparkSession, cfg_d: Config, out: dict[str, Any], stage: Callable) -> None:
-    """labels and train on T, score and report D, then the audit check."""
-    features_ref = table_ref(cfg_d.storage, "features", "account_features")
-    features_df = read_table(spark, features_ref)
+def model_stages(
+    spark: SparkSession,
+    cfg_d: Config,
+    out: dict[str, Any],
+    stage: Callable,
+    accounts: tuple[int, int],
+) -> None:
+    """labels and train on T, score and report D, then the audit check; `accounts`: the
+    feature rows of T and D."""
+    n_t, n_d = accounts
     train_cfg = cli._training_config(cfg_d)  # run date D, label lag: labels and train use T
-    n_t = features_df.where(F.col("as_of_date") == F.lit(train_cfg.run_date())).count()
-    n_d = features_df.where(F.col("as_of_date") == F.lit(cfg_d.run_date())).count()
     labels = stage(
         "labels T", train_cfg, lambda: run_labels(spark, train_cfg), "accounts", lambda _: n_t
     )

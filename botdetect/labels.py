@@ -35,7 +35,7 @@ from pyspark.sql import types as T
 from botdetect.config import Config, LabelsConfig
 from botdetect.contract import RAW_LAYER
 from botdetect.features.controller import account_resources, with_sharers
-from botdetect.features.profile import created_by, end_of_day
+from botdetect.features.profile import created_by, end_of_day, mutual_follows
 from botdetect.generate.random import uniform
 from botdetect.io.tables import read_table, table_ref, write_date_partition
 from botdetect.quality.stage import require_gate
@@ -153,17 +153,6 @@ def expanded_positives(
     return expanded.distinct().join(positives_df, "account_id", "left_anti")
 
 
-def mutual_follows(follows_df: DataFrame, as_of: dt.date) -> DataFrame:
-    """(account_id, other_id) for every pair that follow each other by the end of `as_of`,
-    once from each side."""
-    known = follows_df.where(F.col("created_at") < F.lit(end_of_day(as_of)))
-    given = known.select("account_id", F.col("followed_account_id").alias("other_id"))
-    back = known.select(
-        F.col("followed_account_id").alias("account_id"), F.col("account_id").alias("other_id")
-    )
-    return given.join(back, ["account_id", "other_id"], "inner").distinct()
-
-
 def follow_ring_positives(
     follows_df: DataFrame,
     positives_df: DataFrame,
@@ -184,7 +173,7 @@ def follow_ring_positives(
     their mutual follows are mostly friends, which the share rule needs; a single mutual
     positive is never enough.
     """
-    pairs = mutual_follows(follows_df, as_of).persist()
+    pairs = mutual_follows(follows_df.where(created_by(as_of)))
     seeds = positives_df.select("account_id")
     found = None
     for _ in range(hops):
@@ -204,7 +193,6 @@ def follow_ring_positives(
         )
         found = new if found is None else found.unionByName(new)
         seeds = seeds.unionByName(new)
-    pairs.unpersist()
     return found.select("account_id")
 
 

@@ -38,6 +38,16 @@ def profile_features(accounts_df: DataFrame, as_of: dt.date) -> DataFrame:
     )
 
 
+def mutual_follows(follows_df: DataFrame) -> DataFrame:
+    """(account_id, other_id) for every pair in `follows_df` that follow each other, once
+    from each side (follows are unique per pair: ingest quarantines duplicate keys)."""
+    given = follows_df.select("account_id", F.col("followed_account_id").alias("other_id"))
+    back = follows_df.select(
+        F.col("followed_account_id").alias("account_id"), F.col("account_id").alias("other_id")
+    )
+    return given.join(back, ["account_id", "other_id"], "inner")
+
+
 def follow_features(follows_df: DataFrame, as_of: dt.date, windows: list[int]) -> DataFrame:
     """Followers, following, their ratio, reciprocity, and follows given/received per window.
 
@@ -50,9 +60,6 @@ def follow_features(follows_df: DataFrame, as_of: dt.date, windows: list[int]) -
         F.col("followed_account_id").alias("account_id"),
         F.col("account_id").alias("other_id"),
         "created_at",
-    )
-    mutual = given.join(
-        received.select("account_id", "other_id"), ["account_id", "other_id"], "inner"
     )
 
     def windowed(df: DataFrame, prefix: str) -> list[Column]:
@@ -71,7 +78,7 @@ def follow_features(follows_df: DataFrame, as_of: dt.date, windows: list[int]) -
     followers = received.groupBy("account_id").agg(
         F.count("*").alias("followers"), *windowed(received, "follows_received")
     )
-    mutuals = mutual.groupBy("account_id").agg(F.count("*").alias("mutual"))
+    mutuals = mutual_follows(follows_df).groupBy("account_id").agg(F.count("*").alias("mutual"))
     return following.join(followers, "account_id", "full").join(mutuals, "account_id", "left")
 
 
