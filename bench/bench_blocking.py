@@ -36,7 +36,10 @@ Then, over every scored account of D joined with the truth (one aggregation; a f
 rows reach the driver): block precision and recall; block+review recall; accounts, bots,
 benign automation and humans per decision; recall by bot kind; the share of benign
 automation (all `BENIGN_AUTOMATION_KINDS` together and each kind), of verified accounts
-(raw `accounts.verified`) and of humans (neither spam nor automation) that were blocked.
+(raw `accounts.verified`) and of humans (neither spam nor automation) that were blocked;
+per truth kind, the accounts with a lock-step partner, the largest lock-step and
+controller components and the mean near-duplicate twins (the benign controls must not
+gain lock-step edges in bulk).
 From the train run: family and grid point, both families' out-of-fold and test metrics,
 the promotion decision, and the offline block-precision estimate (`test_block_precision`
 with its cluster-bootstrap interval and bound) next to the truth precision on D. Stage
@@ -53,10 +56,11 @@ Goals, PASS/FAIL per scale:
   and Wilson intervals (runs that predate those keys: the same union from `..._boot_lo`
   and `..._precision_lo`).
 
-`--keep-data` keeps each world; `--reuse-world` then reruns only the model's stages on it
-(labels and train on T, score and report D, the audit check) with a fresh registry, so a
-change to labels, training or scoring is measured on the same world in minutes instead of
-the hour a world takes to build at 250k accounts.
+`--keep-data` keeps each world; `--reuse-world` then reruns everything after ingest on it
+(features and their gate on T and D, labels and train on T, score and report D, the audit
+check) with a fresh registry, so a change to features, labels, training or scoring is
+measured on the same world in minutes instead of the hour a world takes to build at 250k
+accounts.
 
 Writes OUT/blocking.json (default bench/results/blocking.json; `--with FILE` merges the
 scales of an earlier result, so a large scale can run in a session of its own) and prints
@@ -90,10 +94,10 @@ from botdetect import cli
 from botdetect.audit import code_version
 from botdetect.config import BOT_KINDS, Config, load_config
 from botdetect.contract import RAW_LAYER
-from botdetect.features.stage import run_features
+from botdetect.features.stage import FeaturesResult, run_features
 from botdetect.generate.ops_team import run_ops_team
 from botdetect.generate.stage import TRUTH_LAYER, WorldReport, run_generate, summarise_world
-from botdetect.generate.world import BENIGN_AUTOMATION_KINDS, plan_world
+from botdetect.generate.world import BENIGN_AUTOMATION_KINDS, HUMAN, plan_world
 from botdetect.ingest import run_ingest
 from botdetect.io.tables import read_table, table_ref
 from botdetect.labels import run_labels
@@ -161,7 +165,7 @@ def run_stages(spark: SparkSession, cfg_t: Config, cfg_d: Config, out: dict[str,
         return result
 
     if reuse:
-        accounts = world_stages(spark, cfg_t, cfg_d, out)
+        accounts = world_stages(spark, cfg_t, cfg_d, out, stage)
     else:
         accounts = data_stages(spark, cfg_t, cfg_d, out, stage)
     model_stages(spark, cfg_d, out, stage, accounts)
@@ -181,12 +185,14 @@ def world_fields(report: WorldReport) -> dict[str, Any]:
 
 
 def world_stages(
-    spark: SparkSession, cfg_t: Config, cfg_d: Config, out: dict[str, Any]
+    spark: SparkSession, cfg_t: Config, cfg_d: Config, out: dict[str, Any], stage: Callable
 ) -> tuple[int, int]:
     """A kept world instead of the data stages: the model's state is removed (registry,
     labels, scores, reports, the simulated ops team's verdicts in the export; the raw
-    table keeps them, dated after T's horizon), the world is described from its files.
-    Returns the feature rows of T and D (a date without any fails)."""
+    table keeps them, dated after T's horizon), the world is described from its files,
+    and T's and D's features are rebuilt from its raw tables (the daily partials of other
+    days are kept), so a feature change is measured too. Returns the feature rows of T
+    and D."""
     root = Path(cfg_d.storage.root)
     for name in MODEL_STATE:
         path = root / name
@@ -201,15 +207,31 @@ def world_stages(
     report = summarise_world(spark, cfg_d, plan.world_start, day)
     out["world"] = world_fields(report)
     out["world"] |= {"raw_rows": sum(report.rows.values()), "tweets": report.rows["tweets"]}
-    features = table_ref(cfg_d.storage, "features", "account_features")
-    rows = read_table(spark, features)
-    n_t, n_d = (
-        rows.where(F.col("as_of_date") == F.lit(c.run_date())).count() for c in (cfg_t, cfg_d)
+    return tuple(
+        feature_stages(spark, cfg, stage, name, full_refresh=False).accounts
+        for cfg, name in ((cfg_t, "T"), (cfg_d, "D"))
     )
-    for cfg, n in ((cfg_t, n_t), (cfg_d, n_d)):
-        if n == 0:
-            raise RuntimeError(f"--reuse-world: {features} has no rows for {cfg.run_date()}")
-    return n_t, n_d
+
+
+def feature_stages(
+    spark: SparkSession, cfg: Config, stage: Callable, name: str, *, full_refresh: bool
+) -> FeaturesResult:
+    """`features` and `validate features` for one date."""
+    features = stage(
+        f"features {name}",
+        cfg,
+        lambda: run_features(spark, cfg, full_refresh=full_refresh),
+        "accounts",
+        lambda r: r.accounts,
+    )
+    stage(
+        f"validate features {name}",
+        cfg,
+        lambda: run_validate(spark, cfg, "features"),
+        "accounts",
+        lambda _: features.accounts,
+    )
+    return features
 
 
 def data_stages(
@@ -239,21 +261,7 @@ def data_stages(
         "raw rows",
         lambda _: raw_t,
     )
-    features = stage(
-        "features T",
-        cfg_t,
-        lambda: run_features(spark, cfg_t, full_refresh=True),
-        "accounts",
-        lambda r: r.accounts,
-    )
-    n_t = features.accounts
-    stage(
-        "validate features T",
-        cfg_t,
-        lambda: run_validate(spark, cfg_t, "features"),
-        "accounts",
-        lambda _: n_t,
-    )
+    n_t = feature_stages(spark, cfg_t, stage, "T", full_refresh=True).accounts
     # `pipeline --as-of-date D --no-generate --full-ingest --train always`, label lag = horizon.
     ingested = stage(
         "ingest D", cfg_d, lambda: run_ingest(spark, cfg_d, full=True), "rows read", sum_read
@@ -270,23 +278,9 @@ def data_stages(
         "raw rows",
         lambda _: raw_d,
     )
-    features = stage(
-        "features D",
-        cfg_d,
-        lambda: run_features(spark, cfg_d),
-        "accounts",
-        lambda r: r.accounts,
-    )
+    features = feature_stages(spark, cfg_d, stage, "D", full_refresh=False)
     out["world"]["partial_days_for_d"] = len(features.daily_dates)
-    n_d = features.accounts
-    stage(
-        "validate features D",
-        cfg_d,
-        lambda: run_validate(spark, cfg_d, "features"),
-        "accounts",
-        lambda _: n_d,
-    )
-    return n_t, n_d
+    return n_t, features.accounts
 
 
 def model_stages(
@@ -342,6 +336,7 @@ def model_stages(
         "tweets_per_hour_cap": scored.tweets_per_hour_cap,
     }
     out["blocking"] = blocking_metrics(decision_cells(spark, cfg_d))
+    out["coordination"] = coordination_by_kind(spark, cfg_d)
     try:  # the pipeline's last stage; its failure does not void the blocking numbers
         stage("report D", cfg_d, lambda: run_report(spark, cfg_d), "accounts", lambda _: n_d)
     except Exception as exc:
@@ -409,6 +404,31 @@ def audit_check(spark: SparkSession, cfg_d: Config, stage: Callable) -> dict[str
         "reviewed": team.reviewed,
         "bands": bands,
         "all_contain_truth": all(b["contains_truth"] for b in bands.values()),
+    }
+
+
+def coordination_by_kind(spark: SparkSession, cfg: Config) -> dict[str, dict[str, Any]]:
+    """Per truth kind on D: accounts with a lock-step partner, the largest lock-step and
+    controller components, mean near-duplicate twins (one aggregation; a row per kind)."""
+    as_of = cfg.run_date()
+    features = read_table(spark, table_ref(cfg.storage, "features", "account_features"))
+    truth = read_table(spark, table_ref(cfg.storage, TRUTH_LAYER, "ground_truth"))
+    rows = (
+        features.where(F.col("as_of_date") == F.lit(as_of))
+        .join(truth.select("account_id", "bot_kind"), "account_id", "inner")
+        .groupBy("bot_kind")
+        .agg(
+            F.count("*").alias("accounts"),
+            F.sum((F.col("lockstep_partners") > 0).cast("int")).alias("with_lockstep_partner"),
+            F.max("lockstep_component_size").alias("largest_lockstep_component"),
+            F.max("cluster_size").alias("largest_cluster"),
+            F.avg("nd_twin_accounts").alias("mean_nd_twin_accounts"),
+        )
+        .collect()
+    )
+    return {
+        r["bot_kind"]: {k: finite(v) for k, v in r.asDict().items() if k != "bot_kind"}
+        for r in rows
     }
 
 
@@ -665,6 +685,16 @@ def kind_recall(run: dict[str, Any], kind: str) -> str:
     return f"{num(k['blocked_share'], 3)} / {num(k['flagged_share'], 3)} of {k['accounts']:,}"
 
 
+ALL_KINDS = (HUMAN, *BENIGN_AUTOMATION_KINDS, *BOT_KINDS)
+
+
+def coordination(run: dict[str, Any], kind: str) -> str:
+    c = (run.get("coordination") or {}).get(kind)
+    if not c:
+        return "-"
+    return f"{c['with_lockstep_partner']:,} of {c['accounts']:,}; {c['largest_lockstep_component']}"
+
+
 def automation_kind(run: dict[str, Any], kind: str) -> str:
     k = run["blocking"]["by_kind"][kind]
     return f"{pct(k['blocked_share'], 3)} ({k['block']:,} of {k['accounts']:,})"
@@ -763,6 +793,11 @@ def print_results(runs: list[dict[str, Any]]) -> None:
         [(k, lambda r, k=k: kind_recall(r, k)) for k in BOT_KINDS],
     )
     print_table(
+        "coordination on D: accounts with a lock-step partner; largest lock-step component",
+        runs,
+        [(k, lambda r, k=k: coordination(r, k)) for k in ALL_KINDS],
+    )
+    print_table(
         "offline estimate (test split, ops labels, cluster bootstrap) against the truth on D",
         runs,
         [
@@ -850,8 +885,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--reuse-world",
         action="store_true",
-        help="rerun only labels, train, score, report and the audit check on the world a "
-        "--keep-data run left under --root (fresh registry; the world is kept)",
+        help="rerun features, labels, train, score, report and the audit check on the world "
+        "a --keep-data run left under --root (fresh registry; the world is kept)",
     )
     parser.add_argument(
         "--with",

@@ -13,9 +13,12 @@ has all three).
    out.
 2. Times each part of the roll-up on its own, each ending in a `noop` write so that
    nothing is collected: the window's element table (persisted, as the job does), the
-   activity aggregates, template sharing, IP and device sharing, connected components,
-   creation bursts, follows, and with `--fused` the whole roll-up as one plan for
-   reference. The parts share scans and shuffles in the fused plan, so their sum
+   activity aggregates, template sharing, IP and device sharing, near-duplicate and
+   lock-step pairs, connected components, creation bursts, follows, and with `--fused`
+   the whole roll-up as one plan for reference. Then the sizes of the lock-step step:
+   active (account, bucket) rows, the pairs that share a bucket (what comparing every
+   such pair would cost), and the LSH candidates and lock-step pairs with and without
+   the crowded-bucket cut-off. The parts share scans and shuffles in the fused plan, so their sum
    exceeds it.
 
 3. With `--bounds`, what bounds any roll-up that re-reads the window, and what per-day HLL
@@ -50,10 +53,21 @@ from botdetect.config import Config, FeaturesConfig, load_config
 from botdetect.features.cluster import cluster_sizes, connected_components
 from botdetect.features.controller import (
     creation_bursts,
+    near_duplicate_pairs,
     non_hot_edges,
     resource_sharing,
     template_sharing,
     with_sharers,
+)
+from botdetect.features.lockstep import (
+    account_buckets,
+    band_keys,
+    bucket_sets,
+    candidate_pairs,
+    is_lockstep,
+    lockstep_pairs,
+    scored_pairs,
+    uncrowded,
 )
 from botdetect.features.profile import follow_features, profile_features
 from botdetect.features.rollup import (
@@ -66,6 +80,7 @@ from botdetect.features.rollup import (
 )
 from botdetect.features.stage import (
     FEATURES_LAYER,
+    RollupInputs,
     build_account_features,
     rollup_inputs,
     run_features,
@@ -83,15 +98,14 @@ def noop_write(df: DataFrame) -> None:
 
 
 def rollup_parts(
-    daily_df: DataFrame,
-    accounts_df: DataFrame,
-    follows_df: DataFrame,
+    inputs: RollupInputs,
     as_of: dt.date,
     cfg: FeaturesConfig,
     *,
     fused: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Seconds of each roll-up part, and the sizes of its inputs."""
+    daily_df, accounts_df = inputs.daily, inputs.accounts
     windows = sorted(cfg.windows)
     parts: list[dict[str, Any]] = []
     start = time.monotonic()
@@ -118,12 +132,14 @@ def rollup_parts(
                 "device sharing",
                 lambda: resource_sharing(device_pairs, cfg.hot_device_accounts, "device"),
             ),
+            ("near-duplicate pairs", lambda: near_duplicate_pairs(elements, cfg)),
+            ("lock-step pairs (LSH, exact check)", lambda: lockstep_pairs(daily_df, as_of, cfg)),
             (
                 "connected components",
                 lambda: cluster_sizes(connected_components(edges, cfg.cluster_max_iterations)),
             ),
             ("creation bursts", lambda: creation_bursts(accounts_df, cfg)),
-            ("follows", lambda: follow_features(follows_df, as_of, windows)),
+            ("follows", lambda: follow_features(inputs.follows, inputs.spam, as_of, windows)),
             ("profile", lambda: profile_features(accounts_df, as_of)),
         ]
         if fused:
@@ -131,7 +147,13 @@ def rollup_parts(
                 (
                     "whole roll-up, fused (reference)",
                     lambda: build_account_features(
-                        daily_df, accounts_df, follows_df, as_of, cfg, elements
+                        daily_df,
+                        accounts_df,
+                        inputs.follows,
+                        inputs.spam,
+                        as_of,
+                        cfg,
+                        elements,
                     ),
                 )
             )
@@ -157,6 +179,37 @@ def rollup_parts(
         **{f"element_rows_{k}": v for k, v in sorted(by_kind.items())},
     }
     return parts, sizes
+
+
+def lockstep_sizes(daily_df: DataFrame, as_of: dt.date, cfg: FeaturesConfig) -> dict[str, Any]:
+    """How many pairs lock-step similarity looks at, with and without the crowd cut-off,
+    against the pairs that share a bucket (what comparing every such pair would cost)."""
+    buckets = account_buckets(daily_df, as_of, cfg).persist(StorageLevel.MEMORY_AND_DISK)
+    per_bucket = buckets.groupBy("bucket").agg(F.count("*").alias("n"))
+    totals = per_bucket.agg(
+        F.count("*").alias("buckets"),
+        F.sum("n").alias("account_buckets"),
+        F.max("n").alias("max_accounts_per_bucket"),
+        F.sum(F.col("n") * (F.col("n") - 1) / 2).alias("pairs_sharing_a_bucket"),
+    ).first()
+    out: dict[str, Any] = {f"lockstep_{k}": v for k, v in totals.asDict().items()}
+    try:
+        for label, kept in (
+            ("", uncrowded(buckets, cfg.lockstep_crowd_factor)),
+            ("_without_crowd_cut", buckets),
+        ):
+            sets = bucket_sets(kept, cfg.lockstep_min_shared).persist()
+            keys = band_keys(sets, cfg.lockstep_bands, cfg.lockstep_rows, cfg.minhash_seed)
+            candidates = candidate_pairs(keys, cfg.lockstep_max_key_accounts).persist()
+            pairs = scored_pairs(candidates, sets, cfg).where(is_lockstep(cfg))
+            out[f"lockstep_account_buckets_kept{label}"] = kept.count()
+            out[f"lockstep_candidate_pairs{label}"] = candidates.count()
+            out[f"lockstep_pairs{label}"] = pairs.count()
+            candidates.unpersist()
+            sets.unpersist()
+    finally:
+        buckets.unpersist()
+    return out
 
 
 # Set columns whose distinct counts per-day HLL sketches would replace: the per-tweet keys.
@@ -334,9 +387,8 @@ def roll_up_breakdown(
 ) -> dict[str, Any]:
     """The world's sizes and the seconds of each roll-up part for `as_of`."""
     inputs = rollup_inputs(spark, cfg, as_of, key)
-    parts, sizes = rollup_parts(
-        inputs.daily, inputs.accounts, inputs.follows, as_of, cfg.features, fused=fused
-    )
+    parts, sizes = rollup_parts(inputs, as_of, cfg.features, fused=fused)
+    sizes |= lockstep_sizes(inputs.daily, as_of, cfg.features)
     return {"accounts": inputs.accounts.count(), **sizes, "parts": parts}
 
 

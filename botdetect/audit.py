@@ -47,7 +47,10 @@ STAGE_TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str]
         (("quality", "quality_results"),),
     ),
     "features": (
-        tuple(("raw", t) for t in ("tweets", "interactions", "accounts", "follows", "logins")),
+        tuple(
+            ("raw", t)
+            for t in ("tweets", "interactions", "accounts", "follows", "logins", "ops_actions")
+        ),
         (("features", "features_daily"), ("features", "account_features")),
     ),
     "labels": (

@@ -118,6 +118,8 @@ class GenerateConfig:
     false_label_rate: float = 0.004
     cleared_share: float = 0.7
     human_tweets_per_day: float = 1.2
+    evasive_scheduled_share: float = 0.5  # evasive botnets acting in their controller's sessions
+    hourly_human_share: float = 0.01  # people whose tweets go out at the top of the hour
     partitions: int = 8
     format: str = "parquet"
     ops_team: OpsTeamConfig = dataclasses.field(default_factory=OpsTeamConfig)
@@ -148,6 +150,20 @@ class FeaturesConfig:
     night_hours: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2, 3, 4, 5])
     minhash_seed: int = 17
     cluster_max_iterations: int = 30
+    near_dup_max_accounts: int = 50
+    lockstep_bucket_seconds: int = 60
+    lockstep_window_days: int = 28
+    lockstep_crowd_factor: float = 4.0
+    lockstep_min_shared: int = 5
+    lockstep_min_similarity: float = 0.2
+    lockstep_min_phases: int = 3
+    lockstep_clock_periods_minutes: list[int] = dataclasses.field(
+        default_factory=lambda: [15, 20, 30, 40, 60]
+    )
+    lockstep_clock_tolerance_seconds: int = 180
+    lockstep_bands: int = 20
+    lockstep_rows: int = 2
+    lockstep_max_key_accounts: int = 200
     pseudonym_key_env: str = "BOTDETECT_PSEUDONYM_KEY"
 
 
@@ -209,6 +225,7 @@ class TrainConfig:
     negative_sample_rate: float = 0.1
     min_positives: int = 20
     null_fill: float = -1.0
+    exclude_features: list[str] = dataclasses.field(default_factory=list)
     forest: ForestConfig = dataclasses.field(default_factory=ForestConfig)
     logistic: LogisticConfig = dataclasses.field(default_factory=LogisticConfig)
     block_precision: float = 0.99
@@ -316,6 +333,8 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
     "generate.popular_share": ("must be in [0, 0.1]", lambda v: 0 <= v <= 0.1),
     "generate.nat_share": ("must be in [0, 0.9]", lambda v: 0 <= v <= 0.9),
     "generate.nat_group_size": ("must be at least 2", lambda v: v >= 2),
+    "generate.evasive_scheduled_share": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
+    "generate.hourly_human_share": ("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5),
     "generate.botnet_size": ("must be at least 1", lambda v: v >= 1),
     "generate.late_campaign_days": ("must be at least 1", lambda v: v >= 1),
     "generate.false_label_rate": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
@@ -345,6 +364,24 @@ _VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
     "features.sync_seconds": ("must be between 1 and 3600", lambda v: 1 <= v <= 3600),
     "features.night_hours": ("must be hours 0-23", lambda v: all(0 <= h <= 23 for h in v)),
     "features.cluster_max_iterations": ("must be at least 1", lambda v: v >= 1),
+    "features.near_dup_max_accounts": ("must be at least 2", lambda v: v >= 2),
+    "features.lockstep_bucket_seconds": (
+        "must divide 3600 (a whole number of buckets per hour)",
+        lambda v: 1 <= v <= 3600 and 3600 % v == 0,
+    ),
+    "features.lockstep_min_phases": ("must be at least 1", lambda v: v >= 1),
+    "features.lockstep_clock_periods_minutes": (
+        "must be a non-empty list of periods of at least 1 minute",
+        lambda v: len(v) > 0 and all(m >= 1 for m in v),
+    ),
+    "features.lockstep_clock_tolerance_seconds": ("must be at least 0", lambda v: v >= 0),
+    "features.lockstep_window_days": ("must be at least 1", lambda v: v >= 1),
+    "features.lockstep_crowd_factor": ("must be above 1", lambda v: v > 1),
+    "features.lockstep_min_shared": ("must be at least 2", lambda v: v >= 2),
+    "features.lockstep_min_similarity": ("must be in (0, 1]", lambda v: 0 < v <= 1),
+    "features.lockstep_bands": ("must be in [1, 64]", lambda v: 1 <= v <= 64),
+    "features.lockstep_rows": ("must be in [1, 8]", lambda v: 1 <= v <= 8),
+    "features.lockstep_max_key_accounts": ("must be at least 2", lambda v: v >= 2),
     "quality.volume_band": (
         "must be [low, high] with 0 <= low < 1 < high",
         lambda v: len(v) == 2 and 0 <= v[0] < 1 < v[1],

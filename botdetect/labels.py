@@ -18,7 +18,8 @@
 (1 for positives). Evaluation weights each row by 1 / sample_rate, so a labelled set
 stands for the whole population and precision comes out at the real prevalence.
 
-Labels read ops actions only; features never do.
+Labels read ops actions; features read other accounts' standing spam verdicts (the
+mutual-follow neighbourhood, visible at D), never an account's own.
 """
 
 from __future__ import annotations
@@ -35,10 +36,16 @@ from pyspark.sql import types as T
 from botdetect.config import Config, LabelsConfig
 from botdetect.contract import RAW_LAYER
 from botdetect.features.controller import account_resources, with_sharers
-from botdetect.features.profile import created_by, end_of_day, mutual_follows
+from botdetect.features.profile import (
+    created_by,
+    end_of_day,
+    mutual_flagged_counts,
+    mutual_follows,
+)
 from botdetect.generate.random import uniform
 from botdetect.io.tables import read_table, table_ref, write_date_partition
 from botdetect.quality.stage import require_gate
+from botdetect.verdicts import spam_verdict, standing_spam
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +59,6 @@ LABELS_SCHEMA = T.StructType(
         T.StructField("sample_rate", T.DoubleType()),
     ]
 )
-SPAM_RESTRICTIONS = ("suspend", "lock")
-
-
-def spam_verdict() -> F.Column:
-    """An ops action that found spam: a `spam` suspend or lock."""
-    return (F.col("reason") == "spam") & F.col("restriction").isin(*SPAM_RESTRICTIONS)
-
-
 # Reviews the model asked for: a human looked at the account itself, whatever it found.
 REVIEWED_TRIGGERS = ("random_audit", "model_queue")
 
@@ -75,23 +74,7 @@ def ops_positives(
     ops_df: DataFrame, as_of: dt.date, horizon_days: int
 ) -> tuple[DataFrame, DataFrame]:
     """(positives, cleared): account ids, from ops actions visible at D + horizon."""
-    cutoff = end_of_day(as_of + dt.timedelta(days=horizon_days))
-    visible = ops_df.where(F.col("action_at") < F.lit(cutoff))
-    spam = (
-        visible.where(spam_verdict())
-        .groupBy("account_id")
-        .agg(F.max("action_at").alias("flagged_at"))
-    )
-    cleared_at = (
-        visible.where(F.col("restriction") == "cleared")
-        .groupBy("account_id")
-        .agg(F.max("action_at").alias("cleared_at"))
-    )
-    flagged = spam.join(cleared_at, "account_id", "left")
-    is_cleared = F.col("cleared_at").isNotNull() & (F.col("cleared_at") > F.col("flagged_at"))
-    positives = flagged.where(~is_cleared).select("account_id")
-    cleared = flagged.where(is_cleared).select("account_id")
-    return positives, cleared
+    return standing_spam(ops_df, end_of_day(as_of + dt.timedelta(days=horizon_days)))
 
 
 def reviewed_verdicts(ops_df: DataFrame, as_of: dt.date, horizon_days: int) -> DataFrame:
@@ -177,16 +160,11 @@ def follow_ring_positives(
     seeds = positives_df.select("account_id")
     found = None
     for _ in range(hops):
-        flagged = seeds.select(F.col("account_id").alias("other_id"), F.lit(1).alias("pos"))
-        per_account = (
-            pairs.join(flagged, "other_id", "left")
-            .groupBy("account_id")
-            .agg(F.count("*").alias("mutual"), F.count("pos").alias("mutual_positives"))
-        )
         new = (
-            per_account.where(
-                (F.col("mutual_positives") >= min_positives)
-                & (F.col("mutual_positives") >= F.lit(min_share) * F.col("mutual"))
+            mutual_flagged_counts(pairs, seeds)
+            .where(
+                (F.col("mutual_flagged") >= min_positives)
+                & (F.col("mutual_flagged") >= F.lit(min_share) * F.col("mutual"))
             )
             .select("account_id")
             .join(seeds, "account_id", "left_anti")

@@ -16,7 +16,7 @@ from botdetect.cli import main
 from botdetect.config import load_config
 from botdetect.contract import SOURCE_TABLES
 from botdetect.features.catalog import feature_columns
-from botdetect.io.tables import TableRef, read_table, write_table
+from botdetect.io.tables import TableRef, read_table, write_date_partition, write_table
 from botdetect.labels import LABELS_SCHEMA
 from botdetect.train.dataset import split_of
 from botdetect.train.stage import no_rows_message
@@ -37,7 +37,7 @@ def _ref(root: Path, layer: str, name: str) -> TableRef:
 def test_an_empty_world_gives_empty_features_and_training_refuses(spark, tmp_path, capsys):
     # What ingest makes of exports with no rows (tests/test_ingest.py): empty raw tables.
     # (`generate` refuses generate.accounts=0: tests/test_config.py.)
-    for name in ("tweets", "interactions", "accounts", "follows", "logins"):
+    for name in ("tweets", "interactions", "accounts", "follows", "logins", "ops_actions"):
         empty = spark.createDataFrame([], SOURCE_TABLES[name].schema)
         write_table(empty, _ref(tmp_path, "raw", name))
 
@@ -45,7 +45,7 @@ def test_an_empty_world_gives_empty_features_and_training_refuses(spark, tmp_pat
     # here; validate refuses this date: tests/test_quality.py).
     assert main(_argv("features", tmp_path, "--set", "features.windows=[1]")) == 0
     out = capsys.readouterr().out
-    assert "account_features 2026-11-28: 0 accounts x 41 features" in out
+    assert "account_features 2026-11-28: 0 accounts x 48 features" in out
     features = read_table(spark, _ref(tmp_path, "features", "account_features"))
     assert features.count() == 0
     assert features.columns[3:] == feature_columns([1])
@@ -117,6 +117,25 @@ def test_training_refuses_labels_of_extreme_prevalence(
     assert main(_argv("train", tmp_path)) == 1
     assert capsys.readouterr().err == f"botdetect train: error: table labels.labels: {message}\n"
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_training_refuses_features_computed_before_a_column_was_added(spark, tmp_path, capsys):
+    # D's features were written before `spam_mutual_follows` existed; a later date's
+    # features added the column (the table's schema grew), so D reads it as null.
+    _write_labelled_world(spark, tmp_path, _clusters_in(spark, "train", 30), list(range(200)))
+    ref = _ref(tmp_path, "features", "account_features")
+    written = read_table(spark, ref)
+    old = spark.createDataFrame(written.collect(), written.schema)
+    write_table(old.drop("spam_mutual_follows"), ref, partition_by=("as_of_date",))
+    later = old.withColumn("as_of_date", F.lit(D + dt.timedelta(days=1)))
+    write_date_partition(later, ref, "as_of_date", D + dt.timedelta(days=1))
+    assert read_table(spark, ref).where(F.col("spam_mutual_follows").isNull()).count() == 230
+    assert main(_argv("train", tmp_path)) == 1
+    assert capsys.readouterr().err == (
+        "botdetect train: error: table features.account_features: columns "
+        "['spam_mutual_follows'] of the feature catalogue were added after the features of "
+        "2026-11-28 were computed; rerun `botdetect features --as-of-date 2026-11-28`\n"
+    )
 
 
 def test_no_labelled_rows_names_the_empty_table():

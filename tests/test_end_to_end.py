@@ -46,11 +46,11 @@ def test_model_is_registered_with_both_aliases_and_what_scoring_needs(e2e_world)
     challenger = registry.find_model(e2e_world.cfg, registry.CHALLENGER)
     assert champion.version == challenger.version == "1"
     assert champion.tags[registry.TAG_AS_OF] == FIRST.isoformat()
-    assert len(champion.feature_columns) == 85
+    assert len(champion.feature_columns) == 92
     assert champion.block_threshold is not None and 0 < champion.block_threshold <= 1
     assert champion.review_threshold is not None
     assert champion.tags[registry.TAG_FAMILY] in ("random_forest", "logistic_regression")
-    assert len(champion.tags[registry.TAG_DIRECTIONS]) == 85
+    assert len(champion.tags[registry.TAG_DIRECTIONS]) == 92
     # The calibrator is the served pipeline's last stage: scoring cannot calibrate otherwise.
     import mlflow
     from pyspark.ml.regression import IsotonicRegressionModel

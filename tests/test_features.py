@@ -15,11 +15,13 @@ from botdetect.contract import ACCOUNTS, FOLLOWS, INTERACTIONS, LOGINS, TWEETS
 from botdetect.features.catalog import KEY_COLUMNS, feature_columns
 from botdetect.features.cluster import connected_components
 from botdetect.features.daily import daily_partials
+from botdetect.features.profile import end_of_day
 from botdetect.features.stage import build_account_features, run_features
 from botdetect.features.text import near_duplicate_key, normalise_text
 from botdetect.generate.stage import run_generate
 from botdetect.ingest import run_ingest
 from botdetect.privacy import MissingKeyError, keyed_hash, pseudonym_key
+from botdetect.verdicts import standing_spam
 from tests.conftest import tiny_config
 
 D = dt.date(2026, 11, 28)
@@ -98,14 +100,23 @@ def world(spark):
 
 
 def features_for(
-    world, *, tweets=None, logins=None, interactions=None, accounts, follows=None, cfg=CFG
+    world,
+    *,
+    tweets=None,
+    logins=None,
+    interactions=None,
+    accounts,
+    follows=None,
+    spam=(),
+    cfg=CFG,
 ):
     tweets = tweets if tweets is not None else world.tweets()
     logins = logins if logins is not None else world.logins()
     interactions = interactions if interactions is not None else world.interactions()
     follows = follows if follows is not None else world.follows()
+    spam_df = world.spark.createDataFrame([(a,) for a in spam], "account_id bigint")
     daily = daily_partials(tweets, interactions, logins, cfg, KEY)
-    return build_account_features(daily, accounts, follows, D, cfg)
+    return build_account_features(daily, accounts, follows, spam_df, D, cfg)
 
 
 def test_normalisation_masks_urls_mentions_and_numbers(spark):
@@ -253,6 +264,103 @@ def test_logins_too_far_apart_are_not_synchronous(world):
     assert ratios == {1: 1.0, 2: 1.0, 3: 0.0}
 
 
+LOCKSTEP = ["account_id", "lockstep_partners", "lockstep_max_similarity", "lockstep_component_size"]
+
+
+def _logins_at(world, minutes_by_account):
+    """One login per (account, minute of D), each account on its own IP and device."""
+    return world.logins(
+        *[
+            (a, ts(D, 8 + m // 60, m % 60, 7 * (a % 5)), a, f"24.0.0.{a}", True)
+            for a, minutes in minutes_by_account.items()
+            for m in minutes
+        ]
+    )
+
+
+def test_accounts_acting_in_the_same_minutes_are_lock_step_partners(spark, world):
+    # 1 and 2: different IPs and devices, five logins each in the same minutes (seconds
+    # apart); 3 in five other minutes; 4 shares two of 1's minutes only; 5 is silent.
+    minutes = {1: [0, 30, 95, 200, 311], 2: [0, 30, 95, 200, 311], 3: [1, 40, 99, 230, 400]}
+    minutes[4] = [0, 30, 120, 250, 420]
+    tweets = world.tweets((1, 1, ts(D, 8, 0, 20), "hello there", None, []))
+    got = features_for(
+        world,
+        tweets=tweets,
+        logins=_logins_at(world, minutes),
+        accounts=world.accounts(1, 2, 3, 4, 5),
+    ).select(*LOCKSTEP)
+    expected = spark.createDataFrame(
+        [(1, 1, 1.0, 2), (2, 1, 1.0, 2), (3, 0, 0.0, 0), (4, 0, 0.0, 0), (5, 0, 0.0, 0)],
+        got.schema,
+    )
+    assert_df_equality(got, expected, ignore_row_order=True)
+    # The partners are one controller cluster (the split and review-queue key) although
+    # they share no IP or device; `cluster_size` stays the shared-infrastructure feature.
+    rows = features_for(
+        world, logins=_logins_at(world, minutes), accounts=world.accounts(1, 2, 3)
+    ).collect()
+    assert {r["account_id"]: (r["cluster_id"], r["cluster_size"]) for r in rows} == {
+        1: (1, 1),
+        2: (1, 1),
+        3: (3, 1),
+    }
+
+
+def test_a_crowded_bucket_makes_no_lock_step_pair(spark, world):
+    # Six accounts all act in the same five minutes (a viral moment): each of those
+    # buckets holds 6 accounts, above 1.2 x the mean of 4 per bucket, so none is compared.
+    # 1 and 2 share five quiet minutes and stay partners.
+    minutes = {1: [5, 70, 135, 200, 265], 2: [5, 70, 135, 200, 265]}
+    minutes |= {a: [7, 73, 139, 205, 271] for a in range(3, 9)}
+    cfg = dataclasses.replace(CFG, lockstep_crowd_factor=1.2)
+    got = features_for(
+        world, logins=_logins_at(world, minutes), accounts=world.accounts(*range(1, 9)), cfg=cfg
+    ).select(*LOCKSTEP)
+    expected = spark.createDataFrame(
+        [(1, 1, 1.0, 2), (2, 1, 1.0, 2), *[(a, 0, 0.0, 0) for a in range(3, 9)]], got.schema
+    )
+    assert_df_equality(got, expected, ignore_row_order=True)
+
+
+def test_accounts_on_the_same_clock_are_not_lock_step_partners(spark, world):
+    # 1 and 2 post at minute 0 of every hour, 3 and 4 at minute 20 of every other hour (two
+    # cron jobs on one period), 7 and 8 every 15 minutes a minute late now and then (two
+    # feeds): six shared buckets each, similarity 1, but always at one phase of a period.
+    # 5 and 6 share five buckets at five phases of every period.
+    minutes = {1: [0, 60, 120, 180, 240], 2: [0, 60, 120, 180, 240]}
+    minutes |= {3: [20, 140, 260, 380, 500], 4: [20, 140, 260, 380, 500]}
+    minutes |= {5: [7, 73, 139, 205, 271], 6: [7, 73, 139, 205, 271]}
+    minutes |= {7: [3, 19, 34, 48, 64, 79], 8: [3, 19, 34, 48, 64, 79]}
+    got = features_for(
+        world, logins=_logins_at(world, minutes), accounts=world.accounts(*range(1, 9))
+    ).select(*LOCKSTEP)
+    expected = spark.createDataFrame(
+        [*[(a, 0, 0.0, 0) for a in (1, 2, 3, 4, 7, 8)], (5, 1, 1.0, 2), (6, 1, 1.0, 2)],
+        got.schema,
+    )
+    assert_df_equality(got, expected, ignore_row_order=True)
+
+
+def test_paraphrases_across_accounts_are_near_duplicate_twins_common_phrases_are_not(spark, world):
+    cfg = dataclasses.replace(CFG, near_dup_max_accounts=2)
+    tweets = world.tweets(
+        # The same words reworded and reordered, other links: one MinHash key.
+        (1, 10, ts(D, 9), "grab this amazing deal today https://a.co/1", None, []),
+        (2, 11, ts(D, 9), "today grab amazing this deal https://b.co/2", None, []),
+        (3, 10, ts(D, 10), "walked the dog in the rain", None, []),
+        # posted by 3 accounts > near_dup_max_accounts (2): a common phrase
+        *[(4 + i, 11 + i, ts(D, 12), "thank you so much friends", None, []) for i in range(3)],
+    )
+    got = features_for(
+        world, tweets=tweets, accounts=world.accounts(10, 11, 12, 13, 14), cfg=cfg
+    ).select("account_id", "nd_twin_accounts", "nd_twin_share")
+    expected = spark.createDataFrame(
+        [(10, 1, 0.5), (11, 1, 0.5), (12, 0, 0.0), (13, 0, 0.0), (14, 0, 0.0)], got.schema
+    )
+    assert_approx_df_equality(got, expected, 1e-9, ignore_row_order=True)
+
+
 def test_accounts_created_together_from_one_ip(world):
     created = {1: ts(D, 1), 2: ts(D, 2), 3: ts(D - dt.timedelta(days=3), 1), 4: ts(D, 1)}
     accounts = world.accounts(
@@ -294,6 +402,48 @@ def test_follow_graph_features(spark, world):
         got.schema,
     )
     assert_df_equality(got, expected, ignore_row_order=True)
+
+
+def test_mutual_follows_with_spam_accounts(spark, world):
+    # 1 follows and is followed back by spam accounts 7 and 8 and by person 3; 2 follows 7
+    # without a follow back; 7 and 8 follow each other; 4 has no mutual follows.
+    old = dt.datetime(2025, 1, 1)
+    pairs = [(1, 7), (7, 1), (1, 8), (8, 1), (1, 3), (3, 1), (2, 7), (7, 8), (8, 7)]
+    follows = world.follows(*[(a, b, old) for a, b in pairs])
+    got = features_for(
+        world, follows=follows, spam=(7, 8), accounts=world.accounts(1, 2, 3, 4, 7, 8)
+    ).select("account_id", "spam_mutual_follows", "spam_mutual_follow_share")
+    expected = spark.createDataFrame(
+        [
+            (1, 2, 2 / 3),
+            (2, 0, 0.0),  # one-way: a follow nobody returned says nothing of the follower
+            (3, 0, 0.0),
+            (4, 0, 0.0),
+            (7, 1, 1 / 2),  # its own verdict never counts, its ring mate's does
+            (8, 1, 1 / 2),
+        ],
+        got.schema,
+    )
+    assert_df_equality(got, expected, ignore_row_order=True)
+
+
+def test_standing_spam_verdicts(spark):
+    day = dt.datetime.combine(D, dt.time(12))
+    ops = spark.createDataFrame(
+        [
+            (1, day, "suspend", "spam"),
+            (2, day, "lock", "spam"),
+            (2, day + dt.timedelta(hours=1), "cleared", "spam"),  # a wrong lock, undone
+            (3, day, "suspend", "abuse"),  # not spam
+            (4, day + dt.timedelta(days=1), "suspend", "spam"),  # after the cutoff
+            (5, day - dt.timedelta(days=3), "cleared", "spam"),  # cleared, then caught again
+            (5, day, "lock", "spam"),
+        ],
+        "account_id bigint, action_at timestamp, restriction string, reason string",
+    )
+    standing, cleared = standing_spam(ops, end_of_day(D))
+    assert sorted(r[0] for r in standing.collect()) == [1, 5]
+    assert sorted(r[0] for r in cleared.collect()) == [2]
 
 
 def test_profile_features(spark, world):

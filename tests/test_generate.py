@@ -22,6 +22,7 @@ OVERRIDES = [
     "generate.nat_group_size=100",
     "generate.false_label_rate=0.05",
     "generate.late_campaign_days=2",
+    "generate.evasive_scheduled_share=1.0",
 ]
 
 
@@ -289,6 +290,47 @@ def test_evasive_bots_log_in_from_their_own_ips(tiny_world):
     created = tables["accounts"].join(truth.where("bot_kind = 'evasive'"), "account_id")
     assert created.select("creation_ip").distinct().count() == created.count()
     assert created.select("creation_device_id").distinct().count() == created.count()
+
+
+def test_scheduled_evasive_botnets_act_only_in_their_controllers_sessions(tiny_world):
+    _, tables = tiny_world
+    truth = tables["ground_truth"].where("bot_kind = 'evasive'")
+    events = (
+        tables["logins"]
+        .select("account_id", F.col("login_at").alias("at"))
+        .unionByName(tables["tweets"].select("account_id", F.col("created_at").alias("at")))
+        .join(truth, "account_id")
+        .groupBy("botnet_id", F.to_date("at").alias("day"))
+        .agg(
+            F.array_sort(F.collect_list(F.col("at").cast("long"))).alias("ts"),
+            F.countDistinct("account_id").alias("bots"),
+        )
+        .collect()
+    )
+    assert events and any(r["bots"] > 1 for r in events)
+    for row in events:
+        # Sessions: runs of events less than the jitter apart; at most EVASIVE_SESSIONS a day.
+        starts = [t for i, t in enumerate(row["ts"]) if i == 0 or t - row["ts"][i - 1] > 20]
+        assert len(starts) <= 3, row
+    # Each bot still has its own line and device (test above) and a person's volume.
+
+
+def test_hourly_people_tweet_at_the_top_of_the_hour(tiny_world):
+    _, tables = tiny_world
+    humans = tables["ground_truth"].where("bot_kind = 'human'")
+    per_account = (
+        tables["tweets"]
+        .join(humans, "account_id")
+        .groupBy("account_id")
+        .agg(
+            F.count("*").alias("n"),
+            F.sum(((F.unix_timestamp("created_at") % 3600) < 30).cast("int")).alias("on_hour"),
+        )
+        .where("n >= 3")
+    )
+    hourly = per_account.where("on_hour = n").count()
+    # generate.hourly_human_share of people; by chance, three tweets on the hour: ~1e-6.
+    assert 0 < hourly <= 0.03 * per_account.count()
 
 
 def test_evasive_text_is_varied_and_links_only_sometimes(tiny_world):

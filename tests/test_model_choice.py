@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from botdetect.config import load_config
+from botdetect.features.catalog import feature_columns
 from botdetect.train import evaluate as ev
 from botdetect.train.bootstrap import BootstrapCurves
 from botdetect.train.models import FOREST, LOGISTIC
-from botdetect.train.stage import Candidate, Judged, Spec, band_metrics, choose, review_band_start
+from botdetect.train.stage import (
+    Candidate,
+    Judged,
+    Spec,
+    TrainingDataError,
+    band_metrics,
+    choose,
+    model_columns,
+    review_band_start,
+)
 
 BINS = 10
 
@@ -64,3 +75,13 @@ def test_the_offline_interval_does_not_collapse_when_the_band_has_no_false_posit
     assert got["test_block_precision_interval_lo"] < 0.95
     assert got["test_block_precision_interval_hi"] == 1.0
     assert got["test_block_effective_flagged"] == pytest.approx(50)
+
+
+def test_excluded_features_leave_the_model_and_an_unknown_name_is_refused():
+    cfg = load_config("local", ["train.exclude_features=[lockstep_partners, nd_twin_share]"])
+    columns = model_columns(cfg)
+    assert "lockstep_partners" not in columns and "nd_twin_share" not in columns
+    assert len(columns) == len(feature_columns(sorted(cfg.features.windows))) - 2
+    bad = load_config("local", ["train.exclude_features=[lockstep_partner]"])
+    with pytest.raises(TrainingDataError, match=r"names \['lockstep_partner'\], which are not"):
+        model_columns(bad)

@@ -150,7 +150,7 @@ EXPECTED = {  # lines (or parts of them) each notebook must print on the tiny wo
         "pr_auc ",
         "baseline",
         "truth_",
-        "of 85 feature importances",
+        "of 92 feature importances",
         "decision allow ",
         "monitoring alerts and warnings on 2026-11-28",
     ],

@@ -8,6 +8,7 @@ import itertools
 import pytest
 from chispa import assert_df_equality
 from delta.exceptions import ConcurrentAppendException
+from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
 
 from botdetect.io import tables
@@ -155,3 +156,26 @@ def test_clustering_an_empty_slice_writes_an_empty_partition(spark, tmp_path):
     )
     assert written.count() == 0
     assert written.columns == ["account_id", "as_of_date", "score"]
+
+
+def test_a_date_partition_may_add_a_column_and_older_dates_read_it_as_null(spark, tmp_path):
+    ref = tables.TableRef("features", "account_features", path=str(tmp_path / "f"))
+    first, second = dt.date(2026, 11, 27), dt.date(2026, 11, 28)
+    rows = spark.createDataFrame([(1, first, 2)], "account_id long, as_of_date date, a long")
+    tables.write_date_partition(rows, ref, "as_of_date", first)
+    grown = spark.createDataFrame(
+        [(1, second, 3, 0.5)], "account_id long, as_of_date date, a long, b double"
+    )
+    tables.write_date_partition(grown, ref, "as_of_date", second)
+    expected = spark.createDataFrame(
+        [(1, first, 2, None), (1, second, 3, 0.5)],
+        "account_id long, as_of_date date, a long, b double",
+    )
+    assert_df_equality(tables.read_table(spark, ref), expected, ignore_row_order=True)
+    # A changed type is not an added column: the write fails and the table is unchanged.
+    retyped = spark.createDataFrame(
+        [(1, second, "x")], "account_id long, as_of_date date, a string"
+    )
+    with pytest.raises(AnalysisException, match="DELTA_FAILED_TO_MERGE_FIELDS"):
+        tables.write_date_partition(retyped, ref, "as_of_date", second)
+    assert_df_equality(tables.read_table(spark, ref), expected, ignore_row_order=True)

@@ -207,6 +207,48 @@ FEATURES: list[Feature] = [
         windowed=False,
         when_empty="1",
     ),
+    # Lock-step and near-duplicates across accounts: botnets that share no infrastructure.
+    Feature(
+        "lockstep_partners",
+        "lockstep",
+        "accounts whose login and tweet time buckets (lockstep_bucket_seconds, over "
+        "lockstep_window_days, crowded buckets left out) share at least lockstep_min_shared "
+        "buckets on lockstep_min_phases minutes of the hour, with a Jaccard similarity of at "
+        "least lockstep_min_similarity",
+        "one controller schedules its bots: they act in the same minutes, people do not",
+        windowed=False,
+    ),
+    Feature(
+        "lockstep_max_similarity",
+        "lockstep",
+        "the highest Jaccard similarity of bucket sets with a lock-step partner (0.0: none)",
+        "a schedule shared closely, not by chance",
+        windowed=False,
+    ),
+    Feature(
+        "lockstep_component_size",
+        "lockstep",
+        "accounts in the account's connected component of the lock-step graph (0: no partner)",
+        "a campaign runs many bots on one schedule",
+        windowed=False,
+    ),
+    Feature(
+        "nd_twin_accounts",
+        "repetitiveness",
+        "other accounts that posted a tweet with the same MinHash band key as one of this "
+        "account's (keys of more than near_dup_max_accounts accounts are common phrases), "
+        "largest window",
+        "bots can't write truly unique messages: a campaign rewords one text across accounts",
+        windowed=False,
+    ),
+    Feature(
+        "nd_twin_share",
+        "repetitiveness",
+        "share of the account's distinct MinHash band keys that another account posted too "
+        "(common phrases excluded), largest window",
+        "how much of the account's output is reworded campaign material",
+        windowed=False,
+    ),
     # Profile and graph.
     Feature(
         "account_age_days",
@@ -246,6 +288,22 @@ FEATURES: list[Feature] = [
         "profile",
         "mutual follows / following",
         "friends follow back",
+        windowed=False,
+    ),
+    Feature(
+        "spam_mutual_follows",
+        "neighbourhood",
+        "mutual follows with accounts under a standing spam verdict (a spam suspend or lock "
+        "by ops, not cleared) at the as-of date; the account's own verdict never counts",
+        "a botnet follows itself to look established: the members ops missed have mutual "
+        "follows with the ones it caught, while a person who follows back a bot has one",
+        windowed=False,
+    ),
+    Feature(
+        "spam_mutual_follow_share",
+        "neighbourhood",
+        "spam_mutual_follows / mutual follows (0.0 without mutual follows)",
+        "a person's mutual follows are mostly friends; a ring member's are its botnet",
         windowed=False,
     ),
     Feature("follows_given_{w}d", "profile", "follows made in the window", "follow sprees"),

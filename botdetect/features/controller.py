@@ -91,6 +91,48 @@ def template_sharing(elements_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
     )
 
 
+def near_duplicate_pairs(elements_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
+    """(a, b, shared) with a < b: accounts that posted tweets with the same MinHash key
+    (paraphrases of one text) in the largest window, and how many such keys they share.
+
+    A key posted by more than near_dup_max_accounts accounts is a common phrase, not a
+    twin; the cap also bounds the pairs a key can make.
+    """
+    keys = with_sharers(kind_elements(elements_df, "nd_keys")).where(
+        (F.col("sharers") >= 2) & (F.col("sharers") <= cfg.near_dup_max_accounts)
+    )
+    other = keys.select("resource", F.col("account_id").alias("b"))
+    return (
+        keys.select("resource", F.col("account_id").alias("a"))
+        .join(other, "resource", "inner")
+        .where(F.col("a") < F.col("b"))
+        .groupBy("a", "b")
+        .agg(F.count("*").alias("shared"))
+    )
+
+
+def near_duplicate_sharing(
+    elements_df: DataFrame, pairs_df: DataFrame, cfg: FeaturesConfig
+) -> DataFrame:
+    """Per account with a MinHash key: `nd_twin_accounts`, the other accounts that posted
+    near-duplicates of its tweets, and `nd_twin_share`, the share of its distinct keys that
+    another account posted too (common phrases excluded). `pairs_df` is
+    `near_duplicate_pairs`."""
+    twins = (
+        pairs_df.select(F.col("a").alias("account_id"))
+        .unionAll(pairs_df.select(F.col("b").alias("account_id")))
+        .groupBy("account_id")
+        .agg(F.count("*").cast("long").alias("nd_twin_accounts"))
+    )
+    is_twin = (F.col("sharers") >= 2) & (F.col("sharers") <= cfg.near_dup_max_accounts)
+    shares = (
+        with_sharers(kind_elements(elements_df, "nd_keys"))
+        .groupBy("account_id")
+        .agg((F.sum(is_twin.cast("int")) / F.count("*")).alias("nd_twin_share"))
+    )
+    return shares.join(twins, "account_id", "left")
+
+
 def creation_bursts(accounts_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
     """Other accounts created from the same IP / device within creation_window_seconds.
 

@@ -29,6 +29,11 @@ def _epoch(ts: Column) -> Column:
     return F.unix_timestamp(ts)
 
 
+def _bucket(epoch: Column, cfg: FeaturesConfig) -> Column:
+    """The lock-step time bucket of an epoch second (`lockstep_bucket_seconds` wide)."""
+    return F.floor(epoch / cfg.lockstep_bucket_seconds)
+
+
 def _no_ids() -> Column:
     return F.array().cast("array<bigint>")
 
@@ -130,6 +135,7 @@ def tweet_partials(tweets_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
                 "long_templates"
             ),
             F.array_sort(F.collect_set("nd_key")).alias("nd_keys"),
+            F.collect_set(_bucket(F.col("ts"), cfg)).alias("tweet_buckets"),
             F.array_distinct(F.flatten(F.collect_list("mentions"))).alias("_mentioned"),
         )
         .join(reply_recipients(tweets_df), KEYS, "left")
@@ -183,6 +189,7 @@ def login_partials(logins_df: DataFrame, cfg: FeaturesConfig, key: str) -> DataF
             .alias("n_sync_logins"),
             F.array_sort(F.collect_set("ip_h")).alias("ip_hashes"),
             F.array_sort(F.collect_set("device_h")).alias("device_hashes"),
+            F.collect_set(_bucket(F.col("ts"), cfg)).alias("login_buckets"),
         )
     )
 
@@ -224,6 +231,8 @@ def synchronous_logins(hashed_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
     )
 
 
+# Time buckets of the day's logins and tweets, for lock-step similarity (not a window sum).
+BUCKETS_COLUMN = "activity_buckets"
 DAILY_COLUMNS = [
     "account_id",
     "event_date",
@@ -250,6 +259,7 @@ DAILY_COLUMNS = [
     "n_sync_logins",
     "ip_hashes",
     "device_hashes",
+    BUCKETS_COLUMN,
 ]
 _COUNTS = [
     "n_tweets",
@@ -266,6 +276,8 @@ _COUNTS = [
     "n_sync_logins",
 ]
 _ARRAYS = ["templates", "long_templates", "nd_keys", "recipients", "ip_hashes", "device_hashes"]
+# Columns every partial row fills: a null one means the row predates the column.
+NON_NULL_COLUMNS = [*_COUNTS, *_ARRAYS, BUCKETS_COLUMN, "hour_counts", "gap_sum", "gap_sq_sum"]
 
 
 def daily_partials(
@@ -285,6 +297,12 @@ def daily_partials(
         *KEYS,
         *[F.coalesce(F.col(c), F.lit(0)).cast("int").alias(c) for c in _COUNTS],
         *[F.coalesce(F.col(c), _no_ids()).alias(c) for c in _ARRAYS],
+        F.array_sort(
+            F.array_union(
+                F.coalesce(F.col("tweet_buckets"), _no_ids()),
+                F.coalesce(F.col("login_buckets"), _no_ids()),
+            )
+        ).alias(BUCKETS_COLUMN),
         F.coalesce(F.col("hour_counts"), F.array_repeat(F.lit(0), HOURS)).alias("hour_counts"),
         "first_tweet_ts",
         "last_tweet_ts",

@@ -48,10 +48,28 @@ def mutual_follows(follows_df: DataFrame) -> DataFrame:
     return given.join(back, ["account_id", "other_id"], "inner")
 
 
-def follow_features(follows_df: DataFrame, as_of: dt.date, windows: list[int]) -> DataFrame:
-    """Followers, following, their ratio, reciprocity, and follows given/received per window.
+def mutual_flagged_counts(pairs_df: DataFrame, flagged_df: DataFrame) -> DataFrame:
+    """Per account with a mutual follow: `mutual` (its mutual follows) and
+    `mutual_flagged` (how many of them are in `flagged_df`, a frame of account ids).
 
-    `follows_df` holds follows created before the end of the as-of date.
+    `pairs_df` is `mutual_follows`; the account's own flag never counts.
+    """
+    flags = flagged_df.select(F.col("account_id").alias("other_id"), F.lit(1).alias("_flagged"))
+    return (
+        pairs_df.join(flags, "other_id", "left")
+        .groupBy("account_id")
+        .agg(F.count("*").alias("mutual"), F.count("_flagged").alias("mutual_flagged"))
+    )
+
+
+def follow_features(
+    follows_df: DataFrame, spam_df: DataFrame, as_of: dt.date, windows: list[int]
+) -> DataFrame:
+    """Followers, following, their ratio, reciprocity, mutual follows under a spam verdict,
+    and follows given/received per window.
+
+    `follows_df` holds follows created before the end of the as-of date; `spam_df` the ids
+    of accounts with a standing spam verdict at that date (`verdicts.standing_spam`).
     """
     given = follows_df.select(
         "account_id", F.col("followed_account_id").alias("other_id"), "created_at"
@@ -78,7 +96,7 @@ def follow_features(follows_df: DataFrame, as_of: dt.date, windows: list[int]) -
     followers = received.groupBy("account_id").agg(
         F.count("*").alias("followers"), *windowed(received, "follows_received")
     )
-    mutuals = mutual_follows(follows_df).groupBy("account_id").agg(F.count("*").alias("mutual"))
+    mutuals = mutual_flagged_counts(mutual_follows(follows_df), spam_df)
     return following.join(followers, "account_id", "full").join(mutuals, "account_id", "left")
 
 
@@ -92,6 +110,10 @@ def follow_columns(windows: list[int]) -> dict[str, Column]:
         "following": following.cast("long"),
         "follower_ratio": followers / F.greatest(following, F.lit(1)),
         "reciprocity": safe_ratio(F.coalesce(F.col("mutual"), zero), following),
+        "spam_mutual_follows": F.coalesce(F.col("mutual_flagged"), zero).cast("long"),
+        "spam_mutual_follow_share": safe_ratio(
+            F.coalesce(F.col("mutual_flagged"), zero), F.coalesce(F.col("mutual"), zero)
+        ),
     }
     for w in windows:
         for kind in ("follows_given", "follows_received"):

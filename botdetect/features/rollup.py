@@ -11,7 +11,7 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from botdetect.features.daily import DAILY_COLUMNS, HOURS, KEYS
+from botdetect.features.daily import BUCKETS_COLUMN, DAILY_COLUMNS, HOURS, KEYS
 
 
 def in_window(as_of: dt.date, days: int, column: str = "event_date") -> Column:
@@ -237,7 +237,9 @@ _AGG_NAMES = [
 
 
 # The scalar columns of `features_daily` the window aggregates read.
-_SCALARS = [c for c in DAILY_COLUMNS if c not in KEYS and c not in SET_COLUMNS]
+_SCALARS = [
+    c for c in DAILY_COLUMNS if c not in KEYS and c not in SET_COLUMNS and c != BUCKETS_COLUMN
+]
 
 
 def window_sums(daily_df: DataFrame, as_of: dt.date, windows: list[int]) -> DataFrame:

@@ -17,14 +17,18 @@ from botdetect.features.catalog import FEATURES, KEY_COLUMNS, feature_columns
 from botdetect.features.cluster import cluster_sizes, connected_components
 from botdetect.features.controller import (
     creation_bursts,
+    near_duplicate_pairs,
+    near_duplicate_sharing,
     non_hot_edges,
     resource_sharing,
     template_sharing,
     with_sharers,
 )
-from botdetect.features.daily import daily_partials
+from botdetect.features.daily import NON_NULL_COLUMNS, daily_partials
+from botdetect.features.lockstep import lockstep_features, lockstep_pairs, pair_edges
 from botdetect.features.profile import (
     created_by,
+    end_of_day,
     follow_columns,
     follow_features,
     profile_features,
@@ -39,6 +43,7 @@ from botdetect.io.tables import (
 )
 from botdetect.privacy import keyed_hash, pseudonym_key
 from botdetect.quality.stage import require_gate
+from botdetect.verdicts import standing_spam
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +76,7 @@ def build_account_features(
     daily_df: DataFrame,
     accounts_df: DataFrame,
     follows_df: DataFrame,
+    spam_df: DataFrame,
     as_of: dt.date,
     cfg: FeaturesConfig,
     elements_df: DataFrame | None = None,
@@ -78,7 +84,8 @@ def build_account_features(
     """Every account of `accounts_df` (one row each) with every catalogued feature.
 
     `accounts_df` has pseudonymised `creation_ip_h` / `creation_device_h`; `follows_df`
-    holds the follows visible at the as-of date. `elements_df` is `window_elements` of
+    holds the follows visible at the as-of date, `spam_df` the ids of accounts with a
+    standing spam verdict then. `elements_df` is `window_elements` of
     `daily_df` over the largest window (computed here when not given; callers pass a
     persisted one so its shuffle runs once).
     """
@@ -87,14 +94,26 @@ def build_account_features(
         elements_df = window_elements(daily_df, as_of, windows[-1])
     ip_pairs = with_sharers(kind_elements(elements_df, "ip_hashes"))
     device_pairs = with_sharers(kind_elements(elements_df, "device_hashes"))
-    edges = non_hot_edges(ip_pairs, cfg.hot_ip_accounts, "ip").unionByName(
+    # Lock-step pairs feed features and the controller graph, twins two features: each
+    # materialised once.
+    twins = near_duplicate_pairs(elements_df, cfg).localCheckpoint()
+    lockstep = lockstep_pairs(daily_df, as_of, cfg).localCheckpoint()
+    infrastructure = non_hot_edges(ip_pairs, cfg.hot_ip_accounts, "ip").unionByName(
         non_hot_edges(device_pairs, cfg.hot_device_accounts, "device")
     )
-    clusters = cluster_sizes(connected_components(edges, cfg.cluster_max_iterations))
+    # `cluster_size` stays the shared-infrastructure component (a feature); `cluster_id`,
+    # the split and review-queue key, spans lock-step partners too.
+    sizes = cluster_sizes(connected_components(infrastructure, cfg.cluster_max_iterations))
+    controller = connected_components(
+        infrastructure.unionByName(pair_edges(lockstep, "lockstep")), cfg.cluster_max_iterations
+    )
+    clusters = sizes.select("account_id", "cluster_size").join(controller, "account_id", "full")
     joined = (
         profile_features(accounts_df, as_of)
         .join(activity_features(daily_df, elements_df, as_of, windows), "account_id", "left")
         .join(template_sharing(elements_df, cfg), "account_id", "left")
+        .join(near_duplicate_sharing(elements_df, twins, cfg), "account_id", "left")
+        .join(lockstep_features(lockstep, cfg.cluster_max_iterations), "account_id", "left")
         .join(resource_sharing(ip_pairs, cfg.hot_ip_accounts, "ip"), "account_id", "left")
         .join(
             resource_sharing(device_pairs, cfg.hot_device_accounts, "device"),
@@ -103,7 +122,7 @@ def build_account_features(
         )
         .join(creation_bursts(accounts_df, cfg), "account_id", "left")
         .join(clusters, "account_id", "left")
-        .join(follow_features(follows_df, as_of, windows), "account_id", "left")
+        .join(follow_features(follows_df, spam_df, as_of, windows), "account_id", "left")
     )
     follow_cols = follow_columns(windows)
     columns = []
@@ -134,6 +153,7 @@ class RollupInputs:
     daily: DataFrame  # features_daily over the largest window
     accounts: DataFrame  # accounts visible at the date, creation IP/device pseudonymised
     follows: DataFrame  # follows visible at the date
+    spam: DataFrame  # ids of accounts with a standing spam verdict at the date
 
 
 def rollup_inputs(spark: SparkSession, cfg: Config, as_of: dt.date, key: str) -> RollupInputs:
@@ -153,7 +173,9 @@ def rollup_inputs(spark: SparkSession, cfg: Config, as_of: dt.date, key: str) ->
         .drop("creation_ip", "creation_device_id")
     )
     follows_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "follows")).where(visible)
-    return RollupInputs(daily_df, accounts_df, follows_df)
+    ops_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "ops_actions"))
+    spam_df, _ = standing_spam(ops_df, end_of_day(as_of))
+    return RollupInputs(daily_df, accounts_df, follows_df, spam_df)
 
 
 def _dates(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -173,22 +195,38 @@ def dates_to_compute(
     if full_refresh:
         return window
     daily_ref = table_ref(cfg.storage, FEATURES_LAYER, "features_daily")
-    present: set[dt.date] = set()
+    current: set[dt.date] = set()
     if table_exists(spark, daily_ref):
-        present = {
-            r["event_date"]
-            for r in read_table(spark, daily_ref)
-            .where(F.col("event_date").between(start, as_of))
-            .select("event_date")
-            .distinct()
-            .collect()
-        }
-    missing = [d for d in window if d not in present and d != as_of]
+        current = current_partial_days(read_table(spark, daily_ref), start, as_of)
+    missing = [d for d in window if d not in current and d != as_of]
     if missing:
         log.info(
-            "features: %d day(s) of partials missing in the window, computing them", len(missing)
+            "features: %d day(s) of partials missing or older than their columns in the "
+            "window, computing them",
+            len(missing),
         )
     return [*missing, as_of]
+
+
+def current_partial_days(daily_df: DataFrame, start: dt.date, end: dt.date) -> set[dt.date]:
+    """Event days in [start, end] whose partials have every daily column filled.
+
+    A day written before a column was added reads it as null (the table's schema grew
+    since), so it is stale and computed again, like a missing day.
+    """
+    present = [c for c in NON_NULL_COLUMNS if c in daily_df.columns]
+    if len(present) < len(NON_NULL_COLUMNS):
+        return set()
+    any_null = F.lit(False)
+    for column in present:
+        any_null = any_null | F.col(column).isNull()
+    rows = (
+        daily_df.where(F.col("event_date").between(start, end))
+        .groupBy("event_date")
+        .agg(F.max(any_null.cast("int")).alias("stale"))
+        .collect()
+    )
+    return {r["event_date"] for r in rows if r["stale"] == 0}
 
 
 def run_features(
@@ -231,7 +269,7 @@ def run_features(
     )
     try:
         features_df = build_account_features(
-            inputs.daily, inputs.accounts, inputs.follows, as_of, fcfg, elements_df
+            inputs.daily, inputs.accounts, inputs.follows, inputs.spam, as_of, fcfg, elements_df
         )
         written = write_date_partition(
             features_df,

@@ -14,7 +14,7 @@ from botdetect.contract import SOURCE_TABLES
 from botdetect.generate.world import BENIGN_AUTOMATION_KINDS, generate_world
 from botdetect.io.landing import read_export, write_export
 from botdetect.io.tables import read_table, table_ref, write_table
-from botdetect.labels import spam_verdict
+from botdetect.verdicts import spam_verdict
 
 log = logging.getLogger(__name__)
 

@@ -72,6 +72,13 @@ EVASIVE_CONTROLLER_LOGIN_P = 0.015  # logins from the botnet's one controller ho
 EVASIVE_AGE_DAYS = (30, 400)  # created this many days before the world starts, one by one
 EVASIVE_RING = (-4, -3, -2, -1, 1, 2, 3, 4)  # follow each other inside the botnet
 EVASIVE_STRANGER_FOLLOWS = (2, 11)  # [low, high) follows of random accounts
+# A scheduled evasive botnet (`evasive_scheduled_share` of them) acts only in its
+# controller's sessions: a few a day at human hours of the botnet's time zone, each bot's
+# login or tweet within seconds of the session's start. Nothing else changes: its own
+# lines and devices, human volume, reworded text. Only lock-step similarity sees it.
+EVASIVE_SESSIONS = 3
+EVASIVE_SESSION_JITTER = 20  # seconds after the session's start
+HOURLY_JITTER = 30  # an hourly person's tweet goes out this many seconds after the hour
 
 # Feed automation: a period in seconds (24-96 tweets a day), operators running blocks of
 # 3-5 feeds, most from one office IP and server, and humans who follow a feed.
@@ -250,6 +257,17 @@ def account_plan(spark: SparkSession, plan: WorldPlan) -> DataFrame:
             ),
         )
         .withColumn("activity", _activity(plan))
+        .withColumn(
+            "scheduled",
+            (F.col("kind") == EVASIVE)
+            & bernoulli(seed, "ev_sched", plan.cfg.evasive_scheduled_share, F.col("botnet_id")),
+        )
+        .withColumn(
+            "hourly",
+            (F.col("kind") == HUMAN)
+            & ~F.col("is_popular")
+            & bernoulli(seed, "hourly", plan.cfg.hourly_human_share, idx),
+        )
         .withColumn(
             "auto_style",
             F.when(F.col("kind") == AUTOMATION, idx % 3).when(
@@ -448,22 +466,40 @@ def _diurnal_second(seed: int, salt: str, tz: Column, *keys: Column) -> Column:
     return utc_hour * 3600 + randint(seed, salt + "_s", 3600, *keys)
 
 
+def _session_second(seed: int, session: Column, *key: Column) -> Column:
+    """A second of the UTC day in session `session` (mod EVASIVE_SESSIONS) of the
+    account's controller that day."""
+    botnet, day = F.col("botnet_id"), F.col("day_index")
+    session = F.pmod(session, F.lit(EVASIVE_SESSIONS))
+    tz = pick_int(TZ_OFFSETS, randint(seed, "ev_tz", len(TZ_OFFSETS), botnet))
+    start = _diurnal_second(seed, "ev_session_t", tz, botnet, day, session)
+    return start + randint(seed, "ev_jitter", EVASIVE_SESSION_JITTER, *key)
+
+
 def tweets(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
     """The `tweets` source table."""
     seed = plan.seed
     idx, seq = F.col("index"), F.col("seq")
     key = (idx, F.col("day_index"), seq)
-    exploded = repeat_rows(account_days_df, "n_tweets", _daily_tweet_count(plan), "seq").withColumn(
-        "tweet_id", tweet_id_of(F.col("epoch_day"), idx, seq)
+    # The human-rhythm second is read by several kinds: computed once, in its own column.
+    exploded = (
+        repeat_rows(account_days_df, "n_tweets", _daily_tweet_count(plan), "seq")
+        .withColumn("tweet_id", tweet_id_of(F.col("epoch_day"), idx, seq))
+        .withColumn("diurnal_s", _diurnal_second(seed, "tweet_t", F.col("tz"), *key))
     )
     burst_start = randint(seed, "burst", DAY, idx, F.col("day_index"))
+    diurnal = F.col("diurnal_s")
+    on_the_hour = F.floor(diurnal / 3600) * 3600 + randint(seed, "hourly_s", HOURLY_JITTER, *key)
     second = by_kind(
         {
-            HUMAN: F.when(F.col("is_popular") & (seq < POPULAR_SEQS), seq * 3600 + 60).otherwise(
-                _diurnal_second(seed, "tweet_t", F.col("tz"), *key)
-            ),
-            HUMAN_RHYTHM: _diurnal_second(seed, "tweet_t", F.col("tz"), *key),
-            EVASIVE: _diurnal_second(seed, "tweet_t", F.col("tz"), *key),
+            HUMAN: F.when(F.col("is_popular") & (seq < POPULAR_SEQS), seq * 3600 + 60)
+            .when(F.col("hourly"), on_the_hour)
+            .otherwise(diurnal),
+            HUMAN_RHYTHM: diurnal,
+            EVASIVE: F.when(
+                F.col("scheduled"),
+                _session_second(seed, randint(seed, "ev_session", EVASIVE_SESSIONS, *key), *key),
+            ).otherwise(diurnal),
             LOW_SLOW: _diurnal_second(seed, "tweet_t", F.lit(0), *key),
             AUTOMATION: F.col("auto_phase")
             + seq * F.col("auto_period")
@@ -677,6 +713,11 @@ def logins(account_days_df: DataFrame, plan: WorldPlan) -> DataFrame:
     )
     second = (
         F.when(F.col("is_bot") & (F.col("kind") != EVASIVE), bot_second)
+        # A day's logins fall in different sessions: never two in the same second.
+        .when(
+            F.col("scheduled"),
+            _session_second(seed, j + randint(seed, "ev_first", EVASIVE_SESSIONS, *day_key), *key),
+        )
         .when(F.col("kind") == AUTOMATION, F.col("auto_phase") + j * 3600)
         .when(F.col("kind") == FEED, feed_second)
         .otherwise(human_second)

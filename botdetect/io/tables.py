@@ -159,10 +159,12 @@ def write_table(
     Delta's `replaceWhere` is atomic: readers see the old slice or the new one, and a
     row of `df` outside the predicate fails the write instead of landing silently.
     Writes to other slices may run at the same time; a conflicting commit is retried.
+    A slice may add columns (a new feature): the table's schema gains them and older
+    slices read them as null; a changed type still fails the write.
     """
     writer = df.write.format("delta").mode("overwrite")
     if replace_where is not None:
-        writer = writer.option("replaceWhere", replace_where)
+        writer = writer.option("replaceWhere", replace_where).option("mergeSchema", "true")
     else:
         writer = writer.option("overwriteSchema", "true")
     if partition_by:

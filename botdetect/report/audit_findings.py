@@ -20,8 +20,8 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from botdetect.features.profile import end_of_day
-from botdetect.labels import spam_verdict
 from botdetect.report.audited import Stratum, TweetStratum
+from botdetect.verdicts import spam_verdict
 
 AUDIT_TRIGGER = "random_audit"
 

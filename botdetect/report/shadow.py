@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from botdetect.labels import spam_verdict
 from botdetect.report.audited import Estimate
+from botdetect.verdicts import spam_verdict
 
 STANDARD_CADENCES_H = (1, 2, 3, 4, 6, 8, 12, 24)
 

@@ -154,6 +154,21 @@ def no_rows_message(
     return f"tables {features} and {labels} share no account for {as_of}"
 
 
+def model_columns(cfg: Config) -> list[str]:
+    """The catalogued feature columns the model uses: all but `train.exclude_features`.
+
+    An excluded name that is not a catalogued column is an error, not a silent no-op.
+    """
+    catalogued = feature_columns(sorted(cfg.features.windows))
+    unknown = sorted(set(cfg.train.exclude_features) - set(catalogued))
+    if unknown:
+        raise TrainingDataError(
+            f"train.exclude_features names {unknown}, which are not feature columns "
+            "(`botdetect features --describe` lists them)"
+        )
+    return [c for c in catalogued if c not in set(cfg.train.exclude_features)]
+
+
 def candidate_specs(cfg: Config, columns: list[str]) -> list[Spec]:
     """Every forest grid point, then the logistic regression: one list, one rule."""
     tcfg = cfg.train
@@ -524,7 +539,7 @@ def run_train(spark: SparkSession, cfg: Config, *, force: bool = False) -> Train
     tcfg = cfg.train
     features_ref = table_ref(cfg.storage, "features", "account_features")
     labels_ref = table_ref(cfg.storage, "labels", "labels")
-    columns = feature_columns(sorted(cfg.features.windows))
+    columns = model_columns(cfg)
     features_df = read_table(spark, features_ref).where(F.col("as_of_date") == F.lit(as_of))
     missing = [c for c in columns if c not in features_df.columns]
     if missing:
@@ -532,12 +547,21 @@ def run_train(spark: SparkSession, cfg: Config, *, force: bool = False) -> Train
             f"table {features_ref.label}: columns {missing[:5]} of the feature catalogue are "
             "missing; rerun `botdetect features --full-refresh`"
         )
+    first = features_df.limit(1).collect()
+    # Every feature is written non-null, so a null one was added after this date's features.
+    absent = [c for c in columns if first and first[0][c] is None]
+    if absent:
+        raise TrainingDataError(
+            f"table {features_ref.label}: columns {absent[:5]} of the feature catalogue were "
+            f"added after the features of {as_of} were computed; rerun `botdetect features "
+            f"--as-of-date {as_of}`"
+        )
     labels_df = read_table(spark, labels_ref).where(F.col("as_of_date") == F.lit(as_of))
-    if labels_df.limit(1).count() == 0 or features_df.limit(1).count() == 0:
+    if labels_df.limit(1).count() == 0 or not first:
         raise TrainingDataError(
             no_rows_message(
                 features_ref.label,
-                features_df.limit(1).count() > 0,
+                bool(first),
                 labels_ref.label,
                 labels_df.limit(1).count() > 0,
                 as_of,
@@ -674,7 +698,7 @@ def _search(cfg: Config, dev_df: DataFrame) -> list[Candidate]:
     """Cross-fit every candidate on the development rows (each a nested MLflow run)."""
     import mlflow
 
-    columns = feature_columns(sorted(cfg.features.windows))
+    columns = model_columns(cfg)
     out = []
     for spec in candidate_specs(cfg, columns):
         candidate = cross_fit(spec, dev_df, cfg)

@@ -1,0 +1,191 @@
+"""Lock-step activity: accounts whose logins and tweets fall in the same time buckets.
+
+One controller schedules its bots, so their actions share short time buckets far more
+often than independent people's do, even when every bot has its own IP, device and
+wording. Each account's activity over `lockstep_window_days` is a set of
+`lockstep_bucket_seconds`-wide buckets (`features_daily.activity_buckets`); two accounts
+are lock-step partners when their sets share at least `lockstep_min_shared` buckets and
+their Jaccard similarity is at least `lockstep_min_similarity`, and the shared buckets are
+not explained by a clock: modulo each of the usual periods (`clock_phases`) they take at
+least `lockstep_min_phases` distinct phases. Coincidences at the same phase of a period
+every time are a shared clock (feeds every 15 minutes, cron jobs on the hour, posting at
+the top of the hour), not a shared controller, whose sessions fall at any time.
+
+Comparing every pair that shares a bucket cannot scale: at a million accounts every
+minute of the day holds thousands of active accounts. So:
+
+1. Crowded buckets leave every set first: a bucket with more active accounts than
+   `lockstep_crowd_factor` times the window's mean per bucket (the top of the hour, a
+   viral moment) says nothing about a shared controller.
+2. Candidate pairs come from MinHash locality-sensitive hashing of the sets
+   (`lockstep_bands` bands of `lockstep_rows` functions): a pair of similarity J shares a
+   band key with probability 1 - (1 - J^r)^b, so partners are found and independent
+   people (J near 0) almost never meet. A band key shared by more than
+   `lockstep_max_key_accounts` accounts makes no pairs, which bounds the work: at most
+   (max - 1) / 2 candidate pairs per account and band.
+3. Each candidate pair's similarity is then computed exactly from the two sets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from botdetect.config import FeaturesConfig
+from botdetect.features.cluster import cluster_sizes, connected_components
+from botdetect.features.daily import BUCKETS_COLUMN
+from botdetect.features.rollup import in_window
+
+LOCKSTEP_COLUMNS = ["lockstep_partners", "lockstep_max_similarity", "lockstep_component_size"]
+
+
+def account_buckets(daily_df: DataFrame, as_of: dt.date, cfg: FeaturesConfig) -> DataFrame:
+    """(account_id, bucket): the distinct active buckets of each account in the window."""
+    return (
+        daily_df.where(in_window(as_of, cfg.lockstep_window_days))
+        .select("account_id", F.explode(BUCKETS_COLUMN).alias("bucket"))
+        .distinct()
+    )
+
+
+def uncrowded(buckets_df: DataFrame, crowd_factor: float) -> DataFrame:
+    """`buckets_df` without its crowded buckets: those with more active accounts than
+    `crowd_factor` times the mean over the buckets that have any."""
+    per_bucket = buckets_df.groupBy("bucket").agg(F.count("*").alias("active"))
+    limit = per_bucket.agg((F.avg("active") * F.lit(crowd_factor)).alias("limit"))
+    kept = per_bucket.crossJoin(limit).where(F.col("active") <= F.col("limit")).select("bucket")
+    return buckets_df.join(F.broadcast(kept), "bucket", "inner")
+
+
+def bucket_sets(buckets_df: DataFrame, min_size: int) -> DataFrame:
+    """(account_id, buckets): sorted bucket arrays of the accounts with at least
+    `min_size` buckets (fewer can never share `min_size`)."""
+    return (
+        buckets_df.groupBy("account_id")
+        .agg(F.array_sort(F.collect_list("bucket")).alias("buckets"))
+        .where(F.size("buckets") >= min_size)
+    )
+
+
+def band_keys(sets_df: DataFrame, bands: int, rows: int, seed: int) -> DataFrame:
+    """(account_id, band, key): one MinHash band key per band of each account's set."""
+    mins = [F.array_min(F.transform("buckets", _hash_with(seed + i))) for i in range(bands * rows)]
+    keys = F.array(
+        *[
+            F.struct(
+                F.lit(b).alias("band"), F.xxhash64(*mins[b * rows : (b + 1) * rows]).alias("key")
+            )
+            for b in range(bands)
+        ]
+    )
+    return sets_df.select("account_id", F.inline(keys))
+
+
+def _hash_with(seed: int):
+    return lambda bucket: F.xxhash64(F.lit(seed), bucket)
+
+
+def candidate_pairs(keys_df: DataFrame, max_key_accounts: int) -> DataFrame:
+    """(a, b) with a < b: accounts sharing a band key held by at most `max_key_accounts`."""
+    per_key = keys_df.groupBy("band", "key").agg(F.count("*").alias("holders"))
+    usable = keys_df.join(
+        per_key.where((F.col("holders") >= 2) & (F.col("holders") <= max_key_accounts)),
+        ["band", "key"],
+        "inner",
+    ).select("band", "key", "account_id")
+    other = usable.withColumnRenamed("account_id", "b")
+    return (
+        usable.withColumnRenamed("account_id", "a")
+        .join(other, ["band", "key"], "inner")
+        .where(F.col("a") < F.col("b"))
+        .select("a", "b")
+        .distinct()
+    )
+
+
+def scored_pairs(candidates_df: DataFrame, sets_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
+    """(a, b, shared, similarity, phases): each candidate pair's shared buckets, Jaccard
+    similarity, and `clock_phases` of the shared buckets."""
+    a = sets_df.select(F.col("account_id").alias("a"), F.col("buckets").alias("sa"))
+    b = sets_df.select(F.col("account_id").alias("b"), F.col("buckets").alias("sb"))
+    joined = candidates_df.join(a, "a", "inner").join(b, "b", "inner")
+    common = joined.select("a", "b", "sa", "sb", F.array_intersect("sa", "sb").alias("common"))
+    return common.select(
+        "a",
+        "b",
+        F.size("common").alias("shared"),
+        (F.size("common") / F.size(F.array_union("sa", "sb"))).alias("similarity"),
+        clock_phases(F.col("common"), cfg).alias("phases"),
+    )
+
+
+def clock_phases(buckets: Column, cfg: FeaturesConfig) -> Column:
+    """The fewest distinct phases `buckets` take modulo any of the clock periods
+    (`lockstep_clock_periods_minutes`), in slots of `lockstep_clock_tolerance_seconds`.
+
+    Two jobs on one clock (feeds every 15 minutes, bots hourly, people at the top of the
+    hour) coincide at the same phase of their period every time, give or take their
+    delay: one or two slots. A controller's sessions fall at any phase of any period.
+    """
+    width = cfg.lockstep_bucket_seconds
+    slot = max(1, cfg.lockstep_clock_tolerance_seconds // width)
+    periods = sorted({max(1, m * 60 // width) for m in cfg.lockstep_clock_periods_minutes})
+    counts = [F.size(F.array_distinct(F.transform(buckets, _slot_of(p, slot)))) for p in periods]
+    return F.least(*counts) if len(counts) > 1 else counts[0]
+
+
+def _slot_of(period: int, slot: int):
+    """x -> the slot of bucket x's phase in `period` (no default arguments: Spark reads a
+    lambda's arity, and a second parameter would be the element's index)."""
+    return lambda x: F.floor(F.pmod(x, F.lit(period)) / slot)
+
+
+def is_lockstep(cfg: FeaturesConfig) -> Column:
+    """The rule a scored pair must pass to be a lock-step pair."""
+    return (
+        (F.col("shared") >= cfg.lockstep_min_shared)
+        & (F.col("similarity") >= cfg.lockstep_min_similarity)
+        & (F.col("phases") >= cfg.lockstep_min_phases)
+    )
+
+
+def lockstep_pairs(daily_df: DataFrame, as_of: dt.date, cfg: FeaturesConfig) -> DataFrame:
+    """(a, b, shared, similarity) for every lock-step pair (a < b) of the window."""
+    sets = bucket_sets(
+        uncrowded(account_buckets(daily_df, as_of, cfg), cfg.lockstep_crowd_factor),
+        cfg.lockstep_min_shared,
+    )
+    keys = band_keys(sets, cfg.lockstep_bands, cfg.lockstep_rows, cfg.minhash_seed)
+    candidates = candidate_pairs(keys, cfg.lockstep_max_key_accounts)
+    return scored_pairs(candidates, sets, cfg).where(is_lockstep(cfg))
+
+
+def pair_edges(pairs_df: DataFrame, kind: str) -> DataFrame:
+    """(account_id, resource) rows linking both accounts of each pair, for components."""
+    resource = F.xxhash64(F.lit(kind), F.col("a"), F.col("b"))
+    return pairs_df.select(F.col("a").alias("account_id"), resource.alias("resource")).unionByName(
+        pairs_df.select(F.col("b").alias("account_id"), resource.alias("resource"))
+    )
+
+
+def lockstep_features(pairs_df: DataFrame, max_iterations: int) -> DataFrame:
+    """Per account with a partner: partners, strongest similarity, component size."""
+    both = pairs_df.select(F.col("a").alias("account_id"), "similarity").unionByName(
+        pairs_df.select(F.col("b").alias("account_id"), "similarity")
+    )
+    per_account = both.groupBy("account_id").agg(
+        F.count("*").cast("long").alias("lockstep_partners"),
+        F.max("similarity").alias("lockstep_max_similarity"),
+    )
+    components = cluster_sizes(
+        connected_components(pair_edges(pairs_df, "lockstep"), max_iterations)
+    )
+    return per_account.join(
+        components.select(
+            "account_id", F.col("cluster_size").cast("long").alias("lockstep_component_size")
+        ),
+        "account_id",
+        "left",
+    )
