@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from botdetect.config import FeaturesConfig
@@ -98,9 +98,7 @@ def near_duplicate_pairs(elements_df: DataFrame, cfg: FeaturesConfig) -> DataFra
     A key posted by more than near_dup_max_accounts accounts is a common phrase, not a
     twin; the cap also bounds the pairs a key can make.
     """
-    keys = with_sharers(kind_elements(elements_df, "nd_keys")).where(
-        (F.col("sharers") >= 2) & (F.col("sharers") <= cfg.near_dup_max_accounts)
-    )
+    keys = with_sharers(kind_elements(elements_df, "nd_keys")).where(_is_twin_key(cfg))
     other = keys.select("resource", F.col("account_id").alias("b"))
     return (
         keys.select("resource", F.col("account_id").alias("a"))
@@ -124,13 +122,17 @@ def near_duplicate_sharing(
         .groupBy("account_id")
         .agg(F.count("*").cast("long").alias("nd_twin_accounts"))
     )
-    is_twin = (F.col("sharers") >= 2) & (F.col("sharers") <= cfg.near_dup_max_accounts)
     shares = (
         with_sharers(kind_elements(elements_df, "nd_keys"))
         .groupBy("account_id")
-        .agg((F.sum(is_twin.cast("int")) / F.count("*")).alias("nd_twin_share"))
+        .agg((F.sum(_is_twin_key(cfg).cast("int")) / F.count("*")).alias("nd_twin_share"))
     )
     return shares.join(twins, "account_id", "left")
+
+
+def _is_twin_key(cfg: FeaturesConfig) -> Column:
+    """A MinHash key (with `sharers`) posted by another account, not a common phrase."""
+    return (F.col("sharers") >= 2) & (F.col("sharers") <= cfg.near_dup_max_accounts)
 
 
 def creation_bursts(accounts_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
