@@ -262,15 +262,12 @@ def data_stages(
         lambda _: raw_t,
     )
     n_t = feature_stages(spark, cfg_t, stage, "T", full_refresh=True).accounts
-    # `pipeline --as-of-date D --no-generate --full-ingest --train always`, label lag = horizon.
-    ingested = stage(
-        "ingest D", cfg_d, lambda: run_ingest(spark, cfg_d, full=True), "rows read", sum_read
-    )
-    raw_d = sum(r.written for r in ingested)
-    out["world"] |= {
-        "raw_rows": raw_d,
-        "tweets": next(r.read for r in ingested if r.table == "tweets"),
-    }
+    # `pipeline --as-of-date D --no-generate --train always`, label lag = horizon: the
+    # days after T (ingest.days = horizon), as the daily job would have taken them.
+    ingested_d = stage("ingest D", cfg_d, lambda: run_ingest(spark, cfg_d), "rows read", sum_read)
+    raw_d = sum(r.written for r in ingested_d)
+    tweets_read = sum(r.read for r in [*ingested, *ingested_d] if r.table == "tweets")
+    out["world"] |= {"raw_rows": raw_t + raw_d, "tweets": tweets_read}
     stage(
         "validate raw D",
         cfg_d,
@@ -524,7 +521,9 @@ def run_scale(args: argparse.Namespace, accounts: int) -> int:
         args.conf, [*base, f"as_of_date={training_date}", f"ingest.days={args.days}"]
     )
     lag = f"train.label_lag_days={horizon}"
-    cfg_d = load_config(args.conf, [*base, f"as_of_date={scoring_date}", lag])
+    cfg_d = load_config(
+        args.conf, [*base, f"as_of_date={scoring_date}", lag, f"ingest.days={horizon}"]
+    )
     spark = get_spark(cfg_d.spark)
     out: dict[str, Any] = {"accounts": accounts, "days": args.days, "stages": [], "error": None}
     out["reused_world"] = args.reuse_world
