@@ -7,7 +7,7 @@ JARS := .jars
 DELTA_POM := conf/maven/pom.xml
 MVN_DEP := org.apache.maven.plugins:maven-dependency-plugin:3.6.1
 
-.PHONY: setup venv jars browser demo test lint format bench clean
+.PHONY: setup venv jars browser demo test test-fast lint format bench clean
 
 setup: venv jars browser
 
@@ -51,6 +51,13 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# The edit loop: lint and the tests on hand-made DataFrames; no generated world and no
+# whole-stage runs (`-m "not slow"`). CI runs `make test`.
+test-fast: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -m "not slow"
 
 lint:
 	$(BIN)/ruff check .

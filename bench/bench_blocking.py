@@ -17,19 +17,19 @@ ops labels have matured by D, and T's 28-day feature windows must lie inside the
 `--days` >= horizon + the largest window (43 by default, one day to spare).
 
 Per scale, in a fresh Python process (one SparkSession), every stage through
-`cli._timed` with its `audit.runs` row, as the CLI runs it:
+`pipeline.run_stage` with its gate and `audit.runs` row, as the CLI runs it:
 
 1. `generate` for D (the exports hold every day up to D, ops actions included);
 2. the daily job's state on T: `ingest` of every event day up to T (`ingest.days` =
    `--days`: the exports already hold the days after T, and a full ingest would put them
    in the raw tables and fail T's freshness gate), `validate raw`, `features
    --full-refresh`, `validate features`;
-3. `pipeline --as-of-date D --no-generate --full-ingest --train always` with
-   `train.label_lag_days` = horizon, as prod's schedule runs it: ingest up to D (ops
-   actions to T + horizon arrive only now: training on T before this would see immature
-   labels), validate raw, features for D (the partials of the days after T, missing from
-   the window, are computed in the same run), validate features, labels and train on T,
-   score D, report D. Scoring serves the champion; when training promoted none (no
+3. `pipeline --as-of-date D --no-generate --train always` with `train.label_lag_days` =
+   horizon, as prod's schedule runs it: ingest of the days after T (`ingest.days` =
+   horizon; ops actions to T + horizon arrive only now: training on T before this would
+   see immature labels), validate raw, features for D (the partials of the days after T,
+   missing from the window, are computed in the same run), validate features, labels and
+   train on T, score D, report D. Scoring serves the champion; when training promoted none (no
    block band), it serves the challenger review-only, and the run records that.
 
 Then, over every scored account of D joined with the truth (one aggregation; a few dozen
@@ -83,34 +83,50 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from bench_generate_ingest import RESULTS, add_set_option
 from bench_pipeline import SMALL_WORLD, earlier_runs, measured, scale_json, scale_root, stage_row
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from botdetect import cli
 from botdetect.audit import code_version
+from botdetect.cli import PRINTERS
 from botdetect.config import BOT_KINDS, Config, load_config
-from botdetect.contract import RAW_LAYER
-from botdetect.features.stage import FeaturesResult, run_features
-from botdetect.generate.ops_team import run_ops_team
-from botdetect.generate.stage import TRUTH_LAYER, WorldReport, run_generate, summarise_world
+from botdetect.features.stage import FeaturesResult
+from botdetect.generate.stage import WorldReport, summarise_world
 from botdetect.generate.world import BENIGN_AUTOMATION_KINDS, HUMAN, plan_world
-from botdetect.ingest import run_ingest
-from botdetect.io.tables import read_table, table_ref
-from botdetect.labels import run_labels
-from botdetect.quality.stage import run_validate
+from botdetect.io.tables import read_table
+from botdetect.model.registry import served_model
+from botdetect.pipeline import (
+    DEFAULT_OPTIONS,
+    FEATURES,
+    GENERATE,
+    INGEST,
+    LABELS,
+    OPS_SIM,
+    REPORT,
+    SCORE,
+    TRAIN,
+    VALIDATE_FEATURES,
+    VALIDATE_RAW,
+    RunOptions,
+    Stage,
+    run_stage,
+)
 from botdetect.report.audit_findings import audit_verdicts, band_strata, truth_shares
 from botdetect.report.audited import for_reviewer_error, stratified_share
-from botdetect.report.stage import run_report
 from botdetect.score.decisions import DECISIONS
-from botdetect.score.stage import run_score, served_model
 from botdetect.session import get_spark
-from botdetect.train.stage import run_train
+from botdetect.table_catalog import (
+    ACCOUNT_FEATURES,
+    AUDIT_REQUESTS,
+    GROUND_TRUTH,
+    RAW_ACCOUNTS,
+    RAW_OPS_ACTIONS,
+    SCORES,
+)
 
-R = TypeVar("R")
 DEFAULT_ACCOUNTS = "25000,250000,1150000"
 DEFAULT_DAYS = 43  # horizon 14 + the 28-day window + one day to spare
 PRECISION_GOAL = 0.99
@@ -159,8 +175,15 @@ def run_stages(spark: SparkSession, cfg_t: Config, cfg_d: Config, out: dict[str,
     rows = out["stages"]
     reuse = bool(out.get("reused_world"))
 
-    def stage(name: str, cfg: Config, fn: Callable[[], R], what: str, count: Callable) -> R:
-        result, m = measured(lambda: cli._timed(name, cfg, fn))
+    def stage(
+        name: str,
+        cfg: Config,
+        step: Stage,
+        what: str,
+        count: Callable,
+        opts: RunOptions = DEFAULT_OPTIONS,
+    ) -> Any:
+        result, m = measured(lambda: run_stage(spark, cfg, step, opts, label=name))
         rows.append(stage_row(name, what, int(count(result)), m))
         return result
 
@@ -220,14 +243,15 @@ def feature_stages(
     features = stage(
         f"features {name}",
         cfg,
-        lambda: run_features(spark, cfg, full_refresh=full_refresh),
+        FEATURES,
         "accounts",
         lambda r: r.accounts,
+        RunOptions(full_refresh=full_refresh),
     )
     stage(
         f"validate features {name}",
         cfg,
-        lambda: run_validate(spark, cfg, "features"),
+        VALIDATE_FEATURES,
         "accounts",
         lambda _: features.accounts,
     )
@@ -246,32 +270,32 @@ def data_stages(
     report = stage(
         "generate",
         cfg_d,
-        lambda: run_generate(spark, cfg_d),
+        GENERATE,
         "rows written",
         lambda r: sum(r.rows.values()),
     )
     out["world"] = world_fields(report)
     # The daily job's state on T: every event day up to T ingested, T's features.
-    ingested = stage("ingest T", cfg_t, lambda: run_ingest(spark, cfg_t), "rows read", sum_read)
+    ingested = stage("ingest T", cfg_t, INGEST, "rows read", sum_read)
     raw_t = sum(r.written for r in ingested)
     stage(
         "validate raw T",
         cfg_t,
-        lambda: run_validate(spark, cfg_t, "raw"),
+        VALIDATE_RAW,
         "raw rows",
         lambda _: raw_t,
     )
     n_t = feature_stages(spark, cfg_t, stage, "T", full_refresh=True).accounts
     # `pipeline --as-of-date D --no-generate --train always`, label lag = horizon: the
     # days after T (ingest.days = horizon), as the daily job would have taken them.
-    ingested_d = stage("ingest D", cfg_d, lambda: run_ingest(spark, cfg_d), "rows read", sum_read)
+    ingested_d = stage("ingest D", cfg_d, INGEST, "rows read", sum_read)
     raw_d = sum(r.written for r in ingested_d)
     tweets_read = sum(r.read for r in [*ingested, *ingested_d] if r.table == "tweets")
     out["world"] |= {"raw_rows": raw_t + raw_d, "tweets": tweets_read}
     stage(
         "validate raw D",
         cfg_d,
-        lambda: run_validate(spark, cfg_d, "raw"),
+        VALIDATE_RAW,
         "raw rows",
         lambda _: raw_d,
     )
@@ -290,15 +314,11 @@ def model_stages(
     """labels and train on T, score and report D, then the audit check; `accounts`: the
     feature rows of T and D."""
     n_t, n_d = accounts
-    train_cfg = cli._training_config(cfg_d)  # run date D, label lag: labels and train use T
-    labels = stage(
-        "labels T", train_cfg, lambda: run_labels(spark, train_cfg), "accounts", lambda _: n_t
-    )
+    train_cfg = TRAIN.config(cfg_d)  # run date D, label lag: labels and train use T
+    labels = stage("labels T", train_cfg, LABELS, "accounts", lambda _: n_t)
     labelled = sum(labels.counts.values())
-    trained = stage(
-        "train T", train_cfg, lambda: run_train(spark, train_cfg), "labelled", lambda _: labelled
-    )
-    cli._print_train(trained)
+    trained = stage("train T", train_cfg, TRAIN, "labelled", lambda _: labelled)
+    PRINTERS["train"](trained)
     out["train"] = {
         "as_of_date": str(trained.as_of_date),
         "labels": labels.counts,
@@ -317,10 +337,8 @@ def model_stages(
             if k.startswith(FAMILY_PREFIXES)
         },
     }
-    scored = stage(
-        "score D", cfg_d, lambda: run_score(spark, cfg_d), "accounts", lambda r: r.accounts
-    )
-    cli._print_score(scored)
+    scored = stage("score D", cfg_d, SCORE, "accounts", lambda r: r.accounts)
+    PRINTERS["score"](scored)
     model, _ = served_model(cfg_d)  # what scoring served: champion, or challenger review-only
     out["score"] = {
         "as_of_date": str(scored.as_of_date),
@@ -335,7 +353,7 @@ def model_stages(
     out["blocking"] = blocking_metrics(decision_cells(spark, cfg_d))
     out["coordination"] = coordination_by_kind(spark, cfg_d)
     try:  # the pipeline's last stage; its failure does not void the blocking numbers
-        stage("report D", cfg_d, lambda: run_report(spark, cfg_d), "accounts", lambda _: n_d)
+        stage("report D", cfg_d, REPORT, "accounts", lambda _: n_d)
     except Exception as exc:
         logging.getLogger("bench").exception("bench: report failed")
         out["report_error"] = f"{type(exc).__name__}: {exc}"
@@ -354,7 +372,7 @@ def audit_check(spark: SparkSession, cfg_d: Config, stage: Callable) -> dict[str
     team = stage(
         "ops-sim D",
         cfg_d,
-        lambda: run_ops_team(spark, cfg_d),
+        OPS_SIM,
         "reviews",
         lambda r: sum(r.reviewed.values()),
     )
@@ -362,18 +380,19 @@ def audit_check(spark: SparkSession, cfg_d: Config, stage: Callable) -> dict[str
     stage(
         "ingest ops D+1",
         cfg_next,
-        lambda: run_ingest(spark, cfg_next, tables=["ops_actions"]),
+        INGEST,
         "rows read",
         lambda r: sum(x.read for x in r),
+        RunOptions(tables=("ops_actions",)),
     )
-    requests = read_table(spark, table_ref(cfg_d.storage, "scores", "audit_requests")).where(
+    requests = read_table(spark, AUDIT_REQUESTS.ref(cfg_d.storage)).where(
         F.col("as_of_date") == F.lit(day)
     )
-    ops = read_table(spark, table_ref(cfg_d.storage, RAW_LAYER, "ops_actions"))
+    ops = read_table(spark, RAW_OPS_ACTIONS.ref(cfg_d.storage))
     verdicts = audit_verdicts(requests, ops, day, day, day + dt.timedelta(days=1)).persist()
     strata = band_strata(requests, verdicts)
-    scores = read_table(spark, table_ref(cfg_d.storage, "scores", "scores"))
-    truth_df = read_table(spark, table_ref(cfg_d.storage, TRUTH_LAYER, "ground_truth"))
+    scores = read_table(spark, SCORES.ref(cfg_d.storage))
+    truth_df = read_table(spark, GROUND_TRUTH.ref(cfg_d.storage))
     truth = truth_shares(scores, truth_df, [(band, day) for band in strata])
     verdicts.unpersist()
     confidence = cfg_d.report.audit_confidence
@@ -408,8 +427,8 @@ def coordination_by_kind(spark: SparkSession, cfg: Config) -> dict[str, dict[str
     """Per truth kind on D: accounts with a lock-step partner, the largest lock-step and
     controller components, mean near-duplicate twins (one aggregation; a row per kind)."""
     as_of = cfg.run_date()
-    features = read_table(spark, table_ref(cfg.storage, "features", "account_features"))
-    truth = read_table(spark, table_ref(cfg.storage, TRUTH_LAYER, "ground_truth"))
+    features = read_table(spark, ACCOUNT_FEATURES.ref(cfg.storage))
+    truth = read_table(spark, GROUND_TRUTH.ref(cfg.storage))
     rows = (
         features.where(F.col("as_of_date") == F.lit(as_of))
         .join(truth.select("account_id", "bot_kind"), "account_id", "inner")
@@ -433,9 +452,9 @@ def decision_cells(spark: SparkSession, cfg: Config) -> list[dict[str, Any]]:
     """Scored accounts of the run date per (decision, bot kind, spam, verified): one
     aggregation of scores x truth x raw accounts; only these counts reach the driver."""
     as_of = cfg.run_date()
-    scores = read_table(spark, table_ref(cfg.storage, "scores", "scores"))
-    truth = read_table(spark, table_ref(cfg.storage, TRUTH_LAYER, "ground_truth"))
-    accounts = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "accounts"))
+    scores = read_table(spark, SCORES.ref(cfg.storage))
+    truth = read_table(spark, GROUND_TRUTH.ref(cfg.storage))
+    accounts = read_table(spark, RAW_ACCOUNTS.ref(cfg.storage))
     joined = (
         scores.where(F.col("as_of_date") == F.lit(as_of))
         .select("account_id", "decision")

@@ -11,9 +11,10 @@ Each scale runs in a fresh Python process (one SparkSession, one JVM), so that a
 does not inherit the caches, imports and heap of the one before, and a crash at a large
 scale keeps the smaller ones. In that process:
 
-1. The stages run in order, as `botdetect pipeline` runs them (`cli._timed`, with their
-   `audit.runs` rows): generate, ingest (full), validate raw, features (full refresh),
-   validate features, labels, train, score, report. Per stage: wall time, input rows,
+1. The stages of `pipeline.PIPELINE` run in order, as `botdetect pipeline` runs them
+   (`pipeline.run_stage`, with their gates and `audit.runs` rows): generate, ingest
+   (full), validate raw, features (full refresh), validate features, labels, train,
+   score, report. Per stage: wall time, input rows,
    rows/s, and the peak RSS (VmHWM, reset through /proc/<pid>/clear_refs before the
    stage) of the Python driver, of the JVM, and summed over the whole process tree.
 2. Peers on the same data: Spark's tweet partials against DuckDB on the same Parquet
@@ -58,23 +59,31 @@ from bench_generate_ingest import RESULTS, _children, add_set_option, peak_rss_m
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from botdetect import cli
 from botdetect.audit import code_version
 from botdetect.config import BOT_KINDS, Config, load_config, training_config
-from botdetect.features.stage import run_features
-from botdetect.generate.stage import run_generate
-from botdetect.ingest import run_ingest
-from botdetect.io.tables import read_table, table_ref
-from botdetect.labels import run_labels
-from botdetect.quality.stage import run_validate
-from botdetect.report.stage import run_report
-from botdetect.score.stage import run_score
+from botdetect.io.tables import read_table
+from botdetect.model import registry
+from botdetect.model.scoring import score
+from botdetect.pipeline import (
+    FEATURES,
+    GENERATE,
+    INGEST,
+    LABELS,
+    PIPELINE,
+    REPORT,
+    SCORE,
+    TRAIN,
+    VALIDATE_RAW,
+    RunOptions,
+    run_stage,
+)
 from botdetect.session import get_spark
+from botdetect.table_catalog import ACCOUNT_FEATURES, SPLITS, Table
+from botdetect.table_catalog import LABELS as LABELS_TABLE
 from botdetect.train import evaluate as ev
-from botdetect.train import registry
 from botdetect.train.dataset import DEVELOPMENT, evaluation_rows, labelled_rows, training_rows
-from botdetect.train.models import ForestParams, fit, forest_pipeline, score
-from botdetect.train.stage import TrainResult, run_train
+from botdetect.train.models import ForestParams, fit, forest_pipeline
+from botdetect.train.stage import TrainResult
 
 if TYPE_CHECKING:
     from sklearn.ensemble import RandomForestClassifier
@@ -201,37 +210,54 @@ class Forests:
     served: registry.ServedModel  # the MLlib model the train stage registered
 
 
+# What each stage's row counts as its input (the unit of its rows/s), by stage name.
+INPUTS: dict[str, str] = {
+    "generate": "rows written, six exports",
+    "ingest": "rows read, six exports",
+    "validate raw": "raw rows, six tables",
+    "features": "raw rows, six tables",
+    "validate features": "account_features rows",
+    "labels": "account_features rows",
+    "train": "labelled accounts",
+    "score": "accounts scored",
+    "report": "accounts scored",
+}
+
+
 def run_stages(spark: SparkSession, cfg: Config, rows: list[dict[str, Any]]) -> World:
-    """The pipeline's stages in its order; appends one row per finished stage to `rows`."""
-
-    def stage(name: str, stage_cfg: Config, fn: Callable[[], T]) -> tuple[T, Measured]:
-        return measured(lambda: cli._timed(name, stage_cfg, fn))
-
+    """`pipeline.PIPELINE` in its order, through `run_stage` as `botdetect pipeline` runs it
+    on a new world (full ingest and refresh, training always); one row per finished stage."""
     world = World()
-    report, m = stage("generate", cfg, lambda: run_generate(spark, cfg))
-    rows.append(stage_row("generate", "rows written, six exports", sum(report.rows.values()), m))
-    ingested, m = stage("ingest", cfg, lambda: run_ingest(spark, cfg, full=True))
-    world.tweets = next(r.read for r in ingested if r.table == "tweets")
-    world.raw_rows = sum(r.written for r in ingested)
-    rows.append(stage_row("ingest", "rows read, six exports", sum(r.read for r in ingested), m))
-    _, m = stage("validate raw", cfg, lambda: run_validate(spark, cfg, "raw"))
-    rows.append(stage_row("validate raw", "raw rows, six tables", world.raw_rows, m))
-    features, m = stage("features", cfg, lambda: run_features(spark, cfg, full_refresh=True))
-    world.accounts = features.accounts
-    split = {k: getattr(features, k, None) for k in ("partials_seconds", "rollup_seconds")}
-    rows.append(stage_row("features", "raw rows, six tables", world.raw_rows, m, **split))
-    _, m = stage("validate features", cfg, lambda: run_validate(spark, cfg, "features"))
-    rows.append(stage_row("validate features", "account_features rows", world.accounts, m))
-    train_cfg = training_config(cfg)
-    labels, m = stage("labels", train_cfg, lambda: run_labels(spark, train_cfg))
-    rows.append(stage_row("labels", "account_features rows", world.accounts, m))
-    world.train, m = stage("train", train_cfg, lambda: run_train(spark, train_cfg))
-    rows.append(stage_row("train", "labelled accounts", sum(labels.counts.values()), m))
-    scored, m = stage("score", cfg, lambda: run_score(spark, cfg))
-    world.score_seconds = m.seconds
-    rows.append(stage_row("score", "accounts scored", scored.accounts, m))
-    _, m = stage("report", cfg, lambda: run_report(spark, cfg))
-    rows.append(stage_row("report", "accounts scored", scored.accounts, m))
+    opts = RunOptions(full_ingest=True, full_refresh=True)
+    for stage in PIPELINE:
+        stage_cfg = stage.config(cfg)
+        result, m = measured(lambda s=stage, c=stage_cfg: run_stage(spark, c, s, opts))
+        extra: dict[str, Any] = {}
+        if stage is GENERATE:
+            count = sum(result.rows.values())
+        elif stage is INGEST:
+            world.tweets = next(r.read for r in result if r.table == "tweets")
+            world.raw_rows = sum(r.written for r in result)
+            count = sum(r.read for r in result)
+        elif stage is FEATURES:
+            world.accounts = result.accounts
+            extra = {k: getattr(result, k, None) for k in ("partials_seconds", "rollup_seconds")}
+            count = world.raw_rows
+        elif stage is LABELS:
+            labelled = sum(result.counts.values())
+            count = world.accounts
+        elif stage is TRAIN:
+            world.train = result
+            count = labelled
+        elif stage is SCORE:
+            world.score_seconds = m.seconds
+            scored = result.accounts
+            count = scored
+        elif stage is REPORT:
+            count = scored
+        else:  # the gates: the rows they check
+            count = world.raw_rows if stage is VALIDATE_RAW else world.accounts
+        rows.append(stage_row(stage.name, INPUTS[stage.name], count, m, **extra))
     return world
 
 
@@ -255,9 +281,9 @@ def features_peer(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     }
 
 
-def date_rows(spark: SparkSession, cfg: Config, layer: str, name: str) -> DataFrame:
+def date_rows(spark: SparkSession, cfg: Config, table: Table) -> DataFrame:
     """One table's rows for the run date."""
-    df = read_table(spark, table_ref(cfg.storage, layer, name))
+    df = read_table(spark, table.ref(cfg.storage))
     return df.where(F.col("as_of_date") == F.lit(cfg.run_date()))
 
 
@@ -363,9 +389,9 @@ def training_peer(spark: SparkSession, cfg: Config, world: World) -> tuple[dict[
     cfg = training_config(cfg)
     tcfg = cfg.train
     params, columns, served = chosen_forest(cfg, world.train)
-    features_df = date_rows(spark, cfg, "features", "account_features")
-    labels_df = date_rows(spark, cfg, "labels", "labels")
-    splits_df = read_table(spark, table_ref(cfg.storage, "labels", "splits"))
+    features_df = date_rows(spark, cfg, ACCOUNT_FEATURES)
+    labels_df = date_rows(spark, cfg, LABELS_TABLE)
+    splits_df = read_table(spark, SPLITS.ref(cfg.storage))
     labelled = labelled_rows(features_df, labels_df, splits_df).persist()
     train_df = training_rows(
         labelled.where(F.col("split").isin(*DEVELOPMENT)),
@@ -398,7 +424,7 @@ def scoring_peer(
     import mlflow
 
     columns = forests.columns
-    features_df = date_rows(spark, cfg, "features", "account_features")
+    features_df = date_rows(spark, cfg, ACCOUNT_FEATURES)
     model = mlflow.spark.load_model(forests.served.uri)
     noop = score(model, features_df, ["account_id"]).write.format("noop").mode("overwrite")
     _, mllib = measured(noop.save)

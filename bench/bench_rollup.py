@@ -79,15 +79,15 @@ from botdetect.features.rollup import (
     window_sums,
 )
 from botdetect.features.stage import (
-    FEATURES_LAYER,
     RollupInputs,
     build_account_features,
     rollup_inputs,
     run_features,
 )
-from botdetect.io.tables import clustered, read_table, table_ref
+from botdetect.io.tables import clustered, read_table
 from botdetect.privacy import pseudonym_key
 from botdetect.session import get_spark
+from botdetect.table_catalog import ACCOUNT_FEATURES
 
 log = logging.getLogger("bench")
 
@@ -231,7 +231,7 @@ def bound_parts(
         noop_write(window_sums(daily_df, as_of, windows))
 
     def rewrite() -> None:
-        ref = table_ref(cfg.storage, FEATURES_LAYER, "account_features")
+        ref = ACCOUNT_FEATURES.ref(cfg.storage)
         day = read_table(spark, ref).where(F.col("as_of_date") == F.lit(as_of))
         clustered(day, "account_id").write.format("delta").save(str(scratch / "rewrite"))
 
@@ -309,7 +309,7 @@ def bound_parts(
     # feature the job wrote (not timed).
     largest = windows[-1]
     exact = (
-        read_table(spark, table_ref(cfg.storage, FEATURES_LAYER, "account_features"))
+        read_table(spark, ACCOUNT_FEATURES.ref(cfg.storage))
         .where(F.col("as_of_date") == F.lit(as_of))
         .select("account_id", F.col(f"distinct_recipients_{largest}d").alias("exact"))
     )

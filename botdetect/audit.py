@@ -2,8 +2,9 @@
 
 One row per run (success or failure): stage, as-of date, start and end, the code version,
 the configuration fingerprint, the Delta versions of the tables the stage reads and
-writes, and the model version it trained or served. A score is traced to what produced
-it through (stage = 'score', as_of_date, model_version) and the input versions there.
+writes (as `pipeline.py` declares them), and the model version it trained or served. A
+score is traced to what produced it through (stage = 'score', as_of_date,
+model_version) and the input versions there.
 The table is an append-only log: a rerun adds a row, it does not rewrite history.
 """
 
@@ -19,85 +20,13 @@ from importlib import metadata
 from pathlib import Path
 
 from pyspark.sql import SparkSession
-from pyspark.sql import types as T
 
 from botdetect.config import Config
-from botdetect.io.tables import TableRef, table_ref, table_version
+from botdetect.dates import utc_now
+from botdetect.io.tables import TableRef, table_version
+from botdetect.table_catalog import AUDIT_RUNS, schema_of
 
 log = logging.getLogger(__name__)
-
-# (layer, table) each stage reads and writes; versions are recorded before and after.
-STAGE_TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {
-    "generate": ((), (("truth", "ground_truth"),)),
-    "ingest": (
-        (),
-        (
-            *tuple(
-                ("raw", t)
-                for t in ("tweets", "interactions", "accounts", "follows", "logins", "ops_actions")
-            ),
-            ("quality", "quarantine"),
-        ),
-    ),
-    "validate": (
-        (
-            *tuple(("raw", t) for t in ("tweets", "interactions", "accounts", "logins")),
-            ("features", "account_features"),
-        ),
-        (("quality", "quality_results"),),
-    ),
-    "features": (
-        tuple(
-            ("raw", t)
-            for t in ("tweets", "interactions", "accounts", "follows", "logins", "ops_actions")
-        ),
-        (("features", "features_daily"), ("features", "account_features")),
-    ),
-    "labels": (
-        (
-            ("raw", "ops_actions"),
-            ("raw", "accounts"),
-            ("raw", "follows"),
-            ("features", "features_daily"),
-        ),
-        (("labels", "labels"),),
-    ),
-    "train": (
-        (("features", "account_features"), ("labels", "labels")),
-        (("labels", "splits"),),
-    ),
-    "score": (
-        (("features", "account_features"), ("features", "features_daily")),
-        (("scores", "scores"), ("scores", "review_queue"), ("scores", "audit_requests")),
-    ),
-    "ops-sim": (
-        (("scores", "audit_requests"), ("scores", "review_queue"), ("truth", "ground_truth")),
-        (),
-    ),
-    "report": (
-        (("scores", "scores"), ("raw", "tweets"), ("raw", "ops_actions")),
-        (("monitoring", "monitoring"),),
-    ),
-}
-
-RUNS_SCHEMA = T.StructType(
-    [
-        T.StructField("run_id", T.StringType()),
-        T.StructField("stage", T.StringType()),
-        T.StructField("as_of_date", T.DateType()),
-        T.StructField("started_at", T.TimestampType()),
-        T.StructField("finished_at", T.TimestampType()),
-        T.StructField("status", T.StringType()),
-        T.StructField("error", T.StringType()),
-        T.StructField("env", T.StringType()),
-        T.StructField("code_version", T.StringType()),
-        T.StructField("conf_fingerprint", T.StringType()),
-        T.StructField("input_versions", T.MapType(T.StringType(), T.LongType())),
-        T.StructField("output_versions", T.MapType(T.StringType(), T.LongType())),
-        T.StructField("model_name", T.StringType()),
-        T.StructField("model_version", T.StringType()),
-    ]
-)
 
 
 def _git(root: Path, *args: str) -> str:
@@ -139,18 +68,14 @@ class RunRecorder:
     spark: SparkSession
     cfg: Config
     stage: str
+    reads: list[TableRef]
+    writes: list[TableRef]
     run_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
-    started_at: dt.datetime = dataclasses.field(
-        default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    )
+    started_at: dt.datetime = dataclasses.field(default_factory=utc_now)
     input_versions: dict[str, int] = dataclasses.field(default_factory=dict)
 
-    def _refs(self, index: int) -> list[TableRef]:
-        tables = STAGE_TABLES.get(self.stage, ((), ()))[index]
-        return [table_ref(self.cfg.storage, layer, name) for layer, name in tables]
-
     def start(self) -> RunRecorder:
-        self.input_versions = versions(self.spark, self._refs(0))
+        self.input_versions = versions(self.spark, self.reads)
         return self
 
     def finish(
@@ -165,19 +90,19 @@ class RunRecorder:
             self.stage,
             self.cfg.run_date(),
             self.started_at,
-            dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            utc_now(),
             status,
             (error or "")[:2000] or None,
             self.cfg.env,
             code_version(),
             self.cfg.fingerprint(),
             self.input_versions,
-            versions(self.spark, self._refs(1)),
+            versions(self.spark, self.writes),
             model_name,
             model_version,
         )
-        ref = table_ref(self.cfg.storage, "audit", "runs")
-        df = self.spark.createDataFrame([row], RUNS_SCHEMA)
+        ref = AUDIT_RUNS.ref(self.cfg.storage)
+        df = self.spark.createDataFrame([row], schema_of(AUDIT_RUNS))
         writer = df.write.format("delta").mode("append")
         if ref.full_name:
             writer.saveAsTable(ref.full_name)

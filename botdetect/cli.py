@@ -11,25 +11,27 @@ import dataclasses
 import datetime as dt
 import logging
 import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from botdetect.config import Config, ConfigError, load_config, training_config
+from botdetect.pipeline import (
+    DEFAULT_OPTIONS,
+    STAGES,
+    TIMINGS,
+    RunOptions,
+    Skipped,
+    Stage,
+    describe,
+    run_pipeline,
+    run_stage,
+    summary_lines,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 log = logging.getLogger("botdetect")
-
-TIMINGS: list[tuple[str, float]] = []  # (stage, seconds) of this process, for summaries
-SUMMARY_TABLES = (
-    ("features", "account_features"),
-    ("labels", "labels"),
-    ("scores", "scores"),
-    ("scores", "review_queue"),
-    ("monitoring", "monitoring"),
-)
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -147,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="recompute every feature partial in the window (implied when generating)",
     )
     pipeline.add_argument(
+        "--describe",
+        action="store_true",
+        help="print the stages: order, tables read and written, gates, jobs; then exit",
+    )
+    pipeline.add_argument(
         "--train",
         choices=["auto", "always", "never"],
         default="auto",
@@ -169,35 +176,19 @@ def _spark(cfg: Config) -> SparkSession:
     return get_spark(cfg.spark)
 
 
-def _timed(name: str, cfg: Config, fn: Callable[[], object]) -> object:
-    """Run one stage with progress lines and a row in `audit.runs` (success or failure)."""
-    from botdetect.audit import RunRecorder
+def _run(name: str, cfg: Config, opts: RunOptions = DEFAULT_OPTIONS) -> int:
+    """One stage through `pipeline.run_stage` (gate, timing, audit row), then its lines."""
+    result = run_stage(_spark(cfg), cfg, STAGES[name], opts)
+    PRINTERS[name](result)
+    return 0
 
-    log.info("%s: started", name)
-    start = time.monotonic()
-    recorder = RunRecorder(_spark(cfg), cfg, name.split()[0]).start()
-    try:
-        result = fn()
-    except Exception as exc:
-        recorder.finish("failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    recorder.finish(
-        "success",
-        model_name=getattr(result, "model_name", None),
-        model_version=getattr(result, "model_version", None),
-    )
-    seconds = time.monotonic() - start
-    TIMINGS.append((name, seconds))
-    log.info("%s: done in %.1fs", name, seconds)
-    return result
+
+def _print_lines(result: object) -> None:
+    print("\n".join(result.lines()))
 
 
 def cmd_generate(args: argparse.Namespace, cfg: Config) -> int:
-    from botdetect.generate.stage import run_generate
-
-    report = _timed("generate", cfg, lambda: run_generate(_spark(cfg), cfg))
-    print("\n".join(report.lines()))
-    return 0
+    return _run("generate", cfg)
 
 
 def _print_ingest(results: Sequence[object]) -> None:
@@ -211,13 +202,8 @@ def _print_ingest(results: Sequence[object]) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
-    from botdetect.ingest import run_ingest
-
-    results = _timed(
-        "ingest", cfg, lambda: run_ingest(_spark(cfg), cfg, tables=args.tables, full=args.full)
-    )
-    _print_ingest(results)
-    return 0
+    tables = tuple(args.tables) if args.tables else None
+    return _run("ingest", cfg, RunOptions(full_ingest=args.full, tables=tables))
 
 
 def _print_features(result: object) -> None:
@@ -239,28 +225,17 @@ def cmd_features(args: argparse.Namespace, cfg: Config) -> int:
 
         print(describe(sorted(cfg.features.windows)))
         return 0
-    from botdetect.features.stage import run_features
-
-    result = _timed(
-        "features",
-        cfg,
-        lambda: run_features(_spark(cfg), cfg, full_refresh=args.full_refresh, force=args.force),
-    )
-    _print_features(result)
-    return 0
+    return _run("features", cfg, RunOptions(full_refresh=args.full_refresh, force=args.force))
 
 
-def _print_quality(results: Sequence[object], report: object) -> None:
+def _print_quality(outcome: tuple[Sequence[object], object]) -> None:
+    results, report = outcome
     failed = [r for r in results if not r.success]
     print(f"{len(results)} expectations, {len(failed)} failed (warnings); report: {report}")
 
 
 def cmd_validate(args: argparse.Namespace, cfg: Config) -> int:
-    from botdetect.quality.stage import run_validate
-
-    results, report = _timed("validate", cfg, lambda: run_validate(_spark(cfg), cfg, args.layer))
-    _print_quality(results, report)
-    return 0
+    return _run(f"validate {args.layer}", cfg)
 
 
 def _training_config(cfg: Config) -> Config:
@@ -278,16 +253,15 @@ def _label_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{source} {n:,}" for source, n in sorted(counts.items())) or "no accounts"
 
 
-def cmd_labels(args: argparse.Namespace, cfg: Config) -> int:
-    from botdetect.labels import run_labels
-
-    cfg = _training_config(cfg)
-    result = _timed("labels", cfg, lambda: run_labels(_spark(cfg), cfg, force=args.force))
+def _print_labels(result: object) -> None:
     print(
         f"labels {result.as_of_date} (ops actions to {result.horizon_end}): "
         f"{_label_counts(result.counts)}"
     )
-    return 0
+
+
+def cmd_labels(args: argparse.Namespace, cfg: Config) -> int:
+    return _run("labels", _training_config(cfg), RunOptions(force=args.force))
 
 
 def _print_train(result: object) -> None:
@@ -329,12 +303,7 @@ def _print_train(result: object) -> None:
 
 
 def cmd_train(args: argparse.Namespace, cfg: Config) -> int:
-    from botdetect.train.stage import run_train
-
-    cfg = _training_config(cfg)
-    result = _timed("train", cfg, lambda: run_train(_spark(cfg), cfg, force=args.force))
-    _print_train(result)
-    return 0
+    return _run("train", _training_config(cfg), RunOptions(force=args.force))
 
 
 def _print_score(result: object) -> None:
@@ -355,15 +324,11 @@ def _print_score(result: object) -> None:
 
 
 def cmd_score(args: argparse.Namespace, cfg: Config) -> int:
-    from botdetect.score.stage import run_score
-
     if args.model_version is not None:
         cfg = dataclasses.replace(
             cfg, score=dataclasses.replace(cfg.score, version=args.model_version)
         )
-    result = _timed("score", cfg, lambda: run_score(_spark(cfg), cfg))
-    _print_score(result)
-    return 0
+    return _run("score", cfg)
 
 
 def _print_report(result: object) -> None:
@@ -409,116 +374,52 @@ def _print_report(result: object) -> None:
 
 
 def cmd_report(args: argparse.Namespace, cfg: Config) -> int:
-    from botdetect.report.stage import run_report
-
-    result = _timed("report", cfg, lambda: run_report(_spark(cfg), cfg))
-    _print_report(result)
-    return 0
+    return _run("report", cfg)
 
 
 def cmd_ops_sim(args: argparse.Namespace, cfg: Config) -> int:
-    from botdetect.generate.ops_team import run_ops_team
-
-    result = _timed("ops-sim", cfg, lambda: run_ops_team(_spark(cfg), cfg))
-    print("\n".join(result.lines()))
-    return 0
-
-
-def retrain_due(
-    version: str, trained_on: dt.date | None, training_date: dt.date, every_days: int
-) -> tuple[bool, str]:
-    """Whether a champion trained on `trained_on` is stale for a run that would train on
-    `training_date` (both are training dates, so a label lag does not age the champion)."""
-    if trained_on is None:
-        return True, f"champion v{version} has no training date"
-    age = (training_date - trained_on).days
-    if age >= every_days:
-        return True, f"champion v{version} is {age} days old (train.every_days {every_days})"
-    return False, f"champion v{version} is {age} days old"
-
-
-def train_due(cfg: Config, mode: str) -> tuple[bool, str]:
-    """Whether the pipeline trains today: always, never, or when the champion is stale.
-
-    `cfg` is the training configuration (`training_config`): its date is the one a new
-    model would be trained on.
-    """
-    if mode != "auto":
-        return mode == "always", f"--train {mode}"
-    from botdetect.train import registry
-
-    registry.setup_mlflow(cfg)
-    try:
-        champion = registry.find_model(cfg, registry.CHAMPION)
-    except registry.ModelNotFoundError:
-        return True, "no champion yet"
-    trained = champion.tags.get(registry.TAG_AS_OF)
-    trained_on = dt.date.fromisoformat(trained) if trained else None
-    return retrain_due(champion.version, trained_on, cfg.run_date(), cfg.train.every_days)
+    return _run("ops-sim", cfg)
 
 
 def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
-    from botdetect.features.stage import run_features
-    from botdetect.generate.stage import run_generate
-    from botdetect.ingest import run_ingest
-    from botdetect.labels import run_labels
-    from botdetect.quality.stage import run_validate
-    from botdetect.report.stage import run_report
-    from botdetect.score.stage import run_score
-    from botdetect.train.stage import run_train
-
+    if args.describe:
+        print(describe())
+        return 0
     spark = _spark(cfg)
     TIMINGS.clear()
     print(f"botdetect pipeline for {cfg.run_date()} (env {cfg.env}, conf {cfg.fingerprint()})")
-    generated = not args.no_generate
-    if generated:
-        report = _timed("generate", cfg, lambda: run_generate(spark, cfg))
-        print("\n".join(report.lines()))
-    full = generated or args.full_ingest
-    _print_ingest(_timed("ingest", cfg, lambda: run_ingest(spark, cfg, full=full)))
-    _print_quality(*_timed("validate raw", cfg, lambda: run_validate(spark, cfg, "raw")))
-    refresh = generated or args.full_refresh
-    _print_features(_timed("features", cfg, lambda: run_features(spark, cfg, full_refresh=refresh)))
-    _print_quality(*_timed("validate features", cfg, lambda: run_validate(spark, cfg, "features")))
-    train_cfg = training_config(cfg)  # labels and train use the run date - label lag
-    due, why = train_due(train_cfg, args.train)
-    if due:
-        labels = _timed("labels", train_cfg, lambda: run_labels(spark, train_cfg))
-        print(f"labels {labels.as_of_date}: {_label_counts(labels.counts)}")
-        _print_train(_timed("train", train_cfg, lambda: run_train(spark, train_cfg)))
-    else:
-        print(f"labels, train: skipped ({why})")
-    _print_score(_timed("score", cfg, lambda: run_score(spark, cfg)))
-    report = _timed("report", cfg, lambda: run_report(spark, cfg))
-    _print_report(report)
-    _print_summary(spark, cfg, report.report_path)
+
+    def show(stage: Stage, result: object) -> None:
+        if isinstance(result, Skipped):
+            print(f"{stage.name}: skipped ({result.reason})")
+        else:
+            PRINTERS[stage.name](result)
+
+    results = run_pipeline(
+        spark,
+        cfg,
+        generate=not args.no_generate,
+        opts=RunOptions(full_ingest=args.full_ingest, full_refresh=args.full_refresh),
+        train=args.train,
+        on_stage=show,
+    )
+    print("\n".join(summary_lines(spark, cfg, results["report"].report_path)))
     return 0
 
 
-def _print_summary(spark: SparkSession, cfg: Config, report_path: str) -> None:
-    """Stage timings, the date's rows in each output table, and where to look next."""
-    from pyspark.sql import functions as F
-
-    from botdetect.io.tables import read_table, table_exists, table_ref
-    from botdetect.train.registry import tracking_uri
-
-    as_of = cfg.run_date()
-    print(f"\nsummary for {as_of}")
-    for name, seconds in TIMINGS:
-        print(f"  {name:<20} {seconds:>8.1f} s")
-    print(f"  {'total':<20} {sum(s for _, s in TIMINGS):>8.1f} s")
-    for layer, name in SUMMARY_TABLES:
-        ref = table_ref(cfg.storage, layer, name)
-        rows = (
-            f"{read_table(spark, ref).where(F.col('as_of_date') == F.lit(as_of)).count():,}"
-            if table_exists(spark, ref)
-            else "not written"
-        )
-        print(f"  {ref.label:<28} {rows:>10} rows for {as_of}")
-    print(f"  tables under {cfg.storage.catalog or cfg.storage.root}")
-    print(f"  run report: {report_path}")
-    print(f"  MLflow: {tracking_uri(cfg)}")
-
+# How each stage's result is shown, by stage name.
+PRINTERS: dict[str, Callable[[object], None]] = {
+    "generate": _print_lines,
+    "ingest": _print_ingest,
+    "validate raw": _print_quality,
+    "features": _print_features,
+    "validate features": _print_quality,
+    "labels": _print_labels,
+    "train": _print_train,
+    "score": _print_score,
+    "report": _print_report,
+    "ops-sim": _print_lines,
+}
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "generate": cmd_generate,
@@ -540,13 +441,13 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from botdetect.ingest import RejectLimitError, SchemaMismatchError
     from botdetect.io.landing import SourceNotFoundError, SourceReadError
     from botdetect.io.tables import TableNotFoundError, TableReadError
+    from botdetect.model.registry import ModelNotFoundError
     from botdetect.privacy import MissingKeyError
     from botdetect.quality.stage import QualityGateError
     from botdetect.report.stage import DriftAlertError
     from botdetect.score.stage import FeatureSchemaError
     from botdetect.session import SessionError
     from botdetect.train.dataset import TrainingDataError
-    from botdetect.train.registry import ModelNotFoundError
 
     return (
         RejectLimitError,

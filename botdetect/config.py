@@ -20,7 +20,34 @@ from typing import Any
 
 import yaml
 
+from botdetect.dates import yesterday_utc
+
 CONF_DIR_ENV = "BOTDETECT_CONF_DIR"
+
+
+FORMATS = ("parquet", "csv", "json")
+# The spam-bot kinds of the synthetic world: `generate.bot_mix` and
+# `generate.label_coverage` map each of them (and only them) to a share.
+BOT_KINDS = (
+    "naive_template",
+    "paraphrase",
+    "low_and_slow",
+    "human_rhythm",
+    "late_campaign",
+    "evasive",
+)
+
+
+def _check(message: str, predicate: typing.Callable[[Any], bool]) -> Any:
+    """A field whose value must satisfy `predicate`; `load_config` fails with `message`.
+
+    Fields have no defaults: `conf/base.yml` holds every key's default, once.
+    """
+    return dataclasses.field(metadata={"check": (message, predicate)})
+
+
+def _shares_of_kinds(value: Mapping[str, float]) -> bool:
+    return set(value) <= set(BOT_KINDS) and all(0 <= v <= 1 for v in value.values())
 
 
 class ConfigError(ValueError):
@@ -31,27 +58,27 @@ class ConfigError(ValueError):
 class SparkConfig:
     """How to build the SparkSession in local mode; ignored where a session exists."""
 
-    master: str | None = "local[2]"
-    app_name: str = "botdetect"
-    driver_memory: str = "4g"
-    shuffle_partitions: int = 4
-    ui_enabled: bool = False
-    jars_dir: str | None = ".jars"
-    extra: dict[str, str] = dataclasses.field(default_factory=dict)
+    master: str | None
+    app_name: str
+    driver_memory: str
+    shuffle_partitions: int = _check("must be at least 1", lambda v: v >= 1)
+    ui_enabled: bool
+    jars_dir: str | None
+    extra: dict[str, str]
     # Runtime SQL settings (AQE, file sizes) set on every session, including one that
     # spark-submit or Databricks built: `extra` only reaches sessions botdetect builds.
-    sql: dict[str, str] = dataclasses.field(default_factory=dict)
+    sql: dict[str, str]
 
 
 @dataclasses.dataclass(frozen=True)
 class StorageConfig:
     """Where tables live: Delta paths under `root`, or `catalog.schema.table` names."""
 
-    root: str = "./lakehouse"
-    catalog: str | None = None
-    schema: str = "botdetect"
-    landing: str | None = None
-    reports: str | None = None
+    root: str
+    catalog: str | None
+    schema: str
+    landing: str | None
+    reports: str | None
 
     @property
     def landing_root(self) -> str:
@@ -66,196 +93,226 @@ class StorageConfig:
 class MlflowConfig:
     """Tracking and registry; null URIs mean a SQLite store and artifacts under storage.root."""
 
-    tracking_uri: str | None = None
-    registry_uri: str | None = None
-    experiment: str = "botdetect"
-    model_name: str = "botdetect_spam_rf"
+    tracking_uri: str | None
+    registry_uri: str | None
+    experiment: str
+    model_name: str
 
 
 @dataclasses.dataclass(frozen=True)
 class OpsTeamConfig:
     """The simulated ops team of synthetic worlds (`botdetect ops-sim`)."""
 
-    daily_reviews: int = 400  # accounts reviewed per day: audits first, then the queue
-    error_rate: float = 0.005  # share of verdicts that are wrong, either way
+    # accounts reviewed per day: audits first, then the queue
+    daily_reviews: int = _check("must be at least 0", lambda v: v >= 0)
+    # share of verdicts that are wrong, either way
+    error_rate: float = _check("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5)
 
 
 @dataclasses.dataclass(frozen=True)
 class GenerateConfig:
     """The synthetic platform; see `botdetect.generate` for what each knob means."""
 
-    accounts: int = 10_000
-    days: int = 28
-    seed: int = 7
-    prevalence: float = 0.02
-    bot_mix: dict[str, float] = dataclasses.field(
-        default_factory=lambda: {
-            "naive_template": 0.24,
-            "paraphrase": 0.20,
-            "low_and_slow": 0.16,
-            "human_rhythm": 0.12,
-            "late_campaign": 0.08,
-            "evasive": 0.20,
-        }
+    accounts: int = _check("must be at least 1", lambda v: v >= 1)
+    days: int = _check("must be between 1 and 999", lambda v: 1 <= v <= 999)
+    seed: int
+    prevalence: float = _check("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5)
+    bot_mix: dict[str, float] = _check(
+        "must map bot kinds (" + ", ".join(BOT_KINDS) + ") to shares in [0, 1]", _shares_of_kinds
     )
-    benign_automation_share: float = 0.01
-    feed_automation_share: float = 0.005
-    popular_share: float = 0.002
-    nat_share: float = 0.08
-    nat_group_size: int = 2000
-    botnet_size: int = 40
-    late_campaign_days: int = 3
-    label_coverage: dict[str, float] = dataclasses.field(
-        default_factory=lambda: {
-            "naive_template": 0.80,
-            "paraphrase": 0.55,
-            "low_and_slow": 0.30,
-            "human_rhythm": 0.35,
-            "late_campaign": 0.15,
-            "evasive": 0.25,
-        }
+    benign_automation_share: float = _check("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5)
+    feed_automation_share: float = _check("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5)
+    popular_share: float = _check("must be in [0, 0.1]", lambda v: 0 <= v <= 0.1)
+    nat_share: float = _check("must be in [0, 0.9]", lambda v: 0 <= v <= 0.9)
+    nat_group_size: int = _check("must be at least 2", lambda v: v >= 2)
+    botnet_size: int = _check("must be at least 1", lambda v: v >= 1)
+    late_campaign_days: int = _check("must be at least 1", lambda v: v >= 1)
+    label_coverage: dict[str, float] = _check(
+        "must map bot kinds (" + ", ".join(BOT_KINDS) + ") to shares in [0, 1]", _shares_of_kinds
     )
-    false_label_rate: float = 0.004
-    cleared_share: float = 0.7
-    human_tweets_per_day: float = 1.2
-    evasive_scheduled_share: float = 0.5  # evasive botnets acting in their controller's sessions
-    hourly_human_share: float = 0.01  # people whose tweets go out at the top of the hour
-    partitions: int = 8
-    format: str = "parquet"
-    ops_team: OpsTeamConfig = dataclasses.field(default_factory=OpsTeamConfig)
+    false_label_rate: float = _check("must be in [0, 1]", lambda v: 0 <= v <= 1)
+    cleared_share: float = _check("must be in [0, 1]", lambda v: 0 <= v <= 1)
+    human_tweets_per_day: float = _check("must be > 0", lambda v: v > 0)
+    # evasive botnets acting in their controller's sessions
+    evasive_scheduled_share: float = _check("must be in [0, 1]", lambda v: 0 <= v <= 1)
+    # people whose tweets go out at the top of the hour
+    hourly_human_share: float = _check("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5)
+    partitions: int = _check("must be at least 1", lambda v: v >= 1)
+    format: str = _check("must be parquet, csv or json", lambda v: v in FORMATS)
+    ops_team: OpsTeamConfig
 
 
 @dataclasses.dataclass(frozen=True)
 class IngestConfig:
-    source_format: str = "parquet"
-    source_root: str | None = None
-    days: int = 1
-    max_reject_fraction: float = 0.01
-    allow_extra_columns: bool = False
-    csv_options: dict[str, str] = dataclasses.field(default_factory=lambda: {"header": "true"})
+    source_format: str = _check("must be parquet, csv or json", lambda v: v in FORMATS)
+    source_root: str | None
+    days: int = _check("must be at least 1", lambda v: v >= 1)
+    max_reject_fraction: float = _check("must be in [0, 1]", lambda v: 0 <= v <= 1)
+    allow_extra_columns: bool
+    csv_options: dict[str, str]
 
 
 @dataclasses.dataclass(frozen=True)
 class FeaturesConfig:
     """Feature windows and the thresholds that separate shared infrastructure from bots."""
 
-    windows: list[int] = dataclasses.field(default_factory=lambda: [1, 7, 28])
-    hot_ip_accounts: int = 50
-    hot_device_accounts: int = 20
-    sync_seconds: int = 120
-    creation_window_seconds: int = 86_400
-    common_template_accounts: int = 500
-    common_template_max_tokens: int = 3
-    campaign_template_accounts: int = 5
-    night_hours: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2, 3, 4, 5])
-    minhash_seed: int = 17
-    cluster_max_iterations: int = 30
-    near_dup_max_accounts: int = 50
-    lockstep_bucket_seconds: int = 60
-    lockstep_window_days: int = 28
-    lockstep_crowd_factor: float = 4.0
-    lockstep_min_shared: int = 5
-    lockstep_min_similarity: float = 0.2
-    lockstep_min_phases: int = 3
-    lockstep_clock_periods_minutes: list[int] = dataclasses.field(
-        default_factory=lambda: [15, 20, 30, 40, 60]
+    windows: list[int] = _check(
+        "must be distinct day counts from 1 to 366, in increasing order",
+        lambda v: bool(v) and v == sorted(set(v)) and v[0] >= 1 and v[-1] <= 366,
     )
-    lockstep_clock_tolerance_seconds: int = 180
-    lockstep_bands: int = 20
-    lockstep_rows: int = 2
-    lockstep_max_key_accounts: int = 200
-    pseudonym_key_env: str = "BOTDETECT_PSEUDONYM_KEY"
+    hot_ip_accounts: int = _check("must be at least 2", lambda v: v >= 2)
+    hot_device_accounts: int = _check("must be at least 2", lambda v: v >= 2)
+    sync_seconds: int = _check("must be between 1 and 3600", lambda v: 1 <= v <= 3600)
+    creation_window_seconds: int
+    common_template_accounts: int
+    common_template_max_tokens: int
+    campaign_template_accounts: int
+    night_hours: list[int] = _check("must be hours 0-23", lambda v: all(0 <= h <= 23 for h in v))
+    minhash_seed: int
+    cluster_max_iterations: int = _check("must be at least 1", lambda v: v >= 1)
+    near_dup_max_accounts: int = _check("must be at least 2", lambda v: v >= 2)
+    lockstep_bucket_seconds: int = _check(
+        "must divide 3600 (a whole number of buckets per hour)",
+        lambda v: 1 <= v <= 3600 and 3600 % v == 0,
+    )
+    lockstep_window_days: int = _check("must be at least 1", lambda v: v >= 1)
+    lockstep_crowd_factor: float = _check("must be above 1", lambda v: v > 1)
+    lockstep_min_shared: int = _check("must be at least 2", lambda v: v >= 2)
+    lockstep_min_similarity: float = _check("must be in (0, 1]", lambda v: 0 < v <= 1)
+    lockstep_min_phases: int = _check("must be at least 1", lambda v: v >= 1)
+    lockstep_clock_periods_minutes: list[int] = _check(
+        "must be a non-empty list of periods of at least 1 minute",
+        lambda v: len(v) > 0 and all(m >= 1 for m in v),
+    )
+    lockstep_clock_tolerance_seconds: int = _check("must be at least 0", lambda v: v >= 0)
+    lockstep_bands: int = _check("must be in [1, 64]", lambda v: 1 <= v <= 64)
+    lockstep_rows: int = _check("must be in [1, 8]", lambda v: 1 <= v <= 8)
+    lockstep_max_key_accounts: int = _check("must be at least 2", lambda v: v >= 2)
+    pseudonym_key_env: str
 
 
 @dataclasses.dataclass(frozen=True)
 class QualityConfig:
     """Data-quality gate thresholds (the suites themselves live in code)."""
 
-    volume_band: list[float] = dataclasses.field(default_factory=lambda: [0.2, 5.0])
-    max_orphan_fraction: float = 0.001
-    feature_means: dict[str, list[float]] = dataclasses.field(default_factory=dict)
-    severity_overrides: dict[str, str] = dataclasses.field(default_factory=dict)
+    volume_band: list[float] = _check(
+        "must be [low, high] with 0 <= low < 1 < high",
+        lambda v: len(v) == 2 and 0 <= v[0] < 1 < v[1],
+    )
+    max_orphan_fraction: float = _check("must be in [0, 1]", lambda v: 0 <= v <= 1)
+    feature_means: dict[str, list[float]] = _check(
+        "must map feature names to [low, high]",
+        lambda v: all(len(b) == 2 and b[0] <= b[1] for b in v.values()),
+    )
+    severity_overrides: dict[str, str] = _check(
+        "must map checks to critical or warning",
+        lambda v: all(s in ("critical", "warning") for s in v.values()),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class LabelsConfig:
     """How ops actions become training labels."""
 
-    horizon_days: int = 14
-    expansion_weight: float = 0.5
-    use_expanded: bool = True
-    verified_negative_max_share: float = 0.1
-    random_negative_rate: float = 1.0
-    seed: int = 11
-    reviewed_weight: float = 2.0  # training weight of audit and queue verdicts
-    follow_ring_min_positives: int = 2  # 0: no expansion through follow rings
-    follow_ring_min_share: float = 0.25
-    follow_ring_hops: int = 2
+    horizon_days: int = _check("must be between 0 and 365", lambda v: 0 <= v <= 365)
+    expansion_weight: float = _check("must be in (0, 1]", lambda v: 0 < v <= 1)
+    use_expanded: bool
+    verified_negative_max_share: float = _check("must be in [0, 1)", lambda v: 0 <= v < 1)
+    random_negative_rate: float = _check("must be in (0, 1]", lambda v: 0 < v <= 1)
+    seed: int
+    # training weight of audit and queue verdicts
+    reviewed_weight: float = _check("must be > 0", lambda v: v > 0)
+    # 0: no expansion through follow rings
+    follow_ring_min_positives: int = _check("must be >= 0", lambda v: v >= 0)
+    follow_ring_min_share: float = _check("must be in [0, 1]", lambda v: 0 <= v <= 1)
+    follow_ring_hops: int = _check("must be >= 1", lambda v: v >= 1)
 
 
 @dataclasses.dataclass(frozen=True)
 class ForestConfig:
     """Random-forest parameters; list-valued ones form the grid searched on validation."""
 
-    num_trees: list[int] = dataclasses.field(default_factory=lambda: [100])
-    max_depth: list[int] = dataclasses.field(default_factory=lambda: [6, 10])
-    min_instances_per_node: list[int] = dataclasses.field(default_factory=lambda: [1])
-    feature_subset_strategy: str = "sqrt"
-    max_bins: int = 64
-    subsampling_rate: float = 1.0
+    num_trees: list[int] = _check(
+        "must be a non-empty list of counts >= 1", lambda v: bool(v) and min(v) >= 1
+    )
+    max_depth: list[int] = _check(
+        "must be a non-empty list of depths 1-30",
+        lambda v: bool(v) and all(1 <= d <= 30 for d in v),
+    )
+    min_instances_per_node: list[int] = _check(
+        "must be a non-empty list of counts >= 1", lambda v: bool(v) and min(v) >= 1
+    )
+    feature_subset_strategy: str = _check(
+        "must be auto, all, sqrt, log2, onethird or a number",
+        lambda v: (
+            v in ("auto", "all", "sqrt", "log2", "onethird") or v.replace(".", "", 1).isdigit()
+        ),
+    )
+    max_bins: int
+    subsampling_rate: float = _check("must be in (0, 1]", lambda v: 0 < v <= 1)
 
 
 @dataclasses.dataclass(frozen=True)
 class LogisticConfig:
     """The regularised logistic-regression baseline (standardised features)."""
 
-    reg_param: list[float] = dataclasses.field(default_factory=lambda: [0.01, 0.1])
-    elastic_net_param: float = 0.0
-    max_iter: int = 100
+    reg_param: list[float] = _check(
+        "must be a non-empty list of values >= 0", lambda v: bool(v) and min(v) >= 0
+    )
+    elastic_net_param: float = _check("must be in [0, 1]", lambda v: 0 <= v <= 1)
+    max_iter: int
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Sampling, split, models, thresholds and promotion."""
 
-    seed: int = 23
-    every_days: int = 7
-    label_lag_days: int = 0
-    fractions: list[float] = dataclasses.field(default_factory=lambda: [0.7, 0.15, 0.15])
-    negative_sample_rate: float = 0.1
-    min_positives: int = 20
-    null_fill: float = -1.0
-    exclude_features: list[str] = dataclasses.field(default_factory=list)
-    forest: ForestConfig = dataclasses.field(default_factory=ForestConfig)
-    logistic: LogisticConfig = dataclasses.field(default_factory=LogisticConfig)
-    block_precision: float = 0.99
-    review_precision: float = 0.8
-    review_min_score: float = 0.5
-    folds: int = 3
-    unreliable_quantile: float = 0.5
-    bootstrap_replicates: int = 200
-    confidence: float = 0.95
-    score_bins: int = 1000
-    precision_tolerance: float = 0.0
+    seed: int
+    every_days: int = _check("must be at least 1", lambda v: v >= 1)
+    label_lag_days: int = _check("must be between 0 and 365", lambda v: 0 <= v <= 365)
+    fractions: list[float] = _check(
+        "must be three shares (train, validation, test) > 0 that sum to 1",
+        lambda v: len(v) == 3 and all(f > 0 for f in v) and abs(sum(v) - 1) < 1e-9,
+    )
+    negative_sample_rate: float = _check("must be in (0, 1]", lambda v: 0 < v <= 1)
+    min_positives: int = _check("must be at least 1", lambda v: v >= 1)
+    null_fill: float
+    exclude_features: list[str]
+    forest: ForestConfig
+    logistic: LogisticConfig
+    block_precision: float = _check("must be in (0, 1]", lambda v: 0 < v <= 1)
+    review_precision: float = _check("must be in (0, 1]", lambda v: 0 < v <= 1)
+    review_min_score: float = _check("must be in (0, 1)", lambda v: 0 < v < 1)
+    folds: int = _check("must be between 2 and 20", lambda v: 2 <= v <= 20)
+    unreliable_quantile: float = _check(
+        "must be in (0, 1]; 1 turns the step off", lambda v: 0 < v <= 1
+    )
+    bootstrap_replicates: int = _check("must be between 20 and 10000", lambda v: 20 <= v <= 10_000)
+    confidence: float = _check("must be in [0.5, 1)", lambda v: 0.5 <= v < 1)
+    score_bins: int = _check("must be between 10 and 100000", lambda v: 10 <= v <= 100_000)
+    precision_tolerance: float = _check("must be in [0, 1)", lambda v: 0 <= v < 1)
 
 
 @dataclasses.dataclass(frozen=True)
 class ScoreConfig:
     """Which model scores, how scores become decisions, and whether they are enforced."""
 
-    alias: str = "champion"
-    version: str | None = None
-    mode: str = "shadow"
-    rate_limit_threshold: float = 0.2
-    rate_window_days: int = 7
-    rate_percentile: float = 0.999
-    min_tweets_per_hour: int = 5
-    reasons: int = 3
-    reason_features: int = 15
-    queue_members: int = 100
+    alias: str
+    version: str | None
+    mode: str = _check("must be shadow or action", lambda v: v in ("shadow", "action"))
+    rate_limit_threshold: float = _check("must be in [0, 1]", lambda v: 0 <= v <= 1)
+    rate_window_days: int = _check("must be between 1 and 366", lambda v: 1 <= v <= 366)
+    rate_percentile: float = _check("must be in (0, 1]", lambda v: 0 < v <= 1)
+    min_tweets_per_hour: int = _check("must be at least 1", lambda v: v >= 1)
+    reasons: int = _check("must be between 0 and 20", lambda v: 0 <= v <= 20)
+    reason_features: int = _check("must be at least 1", lambda v: v >= 1)
+    queue_members: int = _check("must be at least 1", lambda v: v >= 1)
     # Accounts per decision band drawn at random for ops to audit on every run.
-    audit_sample: dict[str, int] = dataclasses.field(
-        default_factory=lambda: {"block": 100, "review": 25, "rate_limit": 25, "allow": 100}
+    audit_sample: dict[str, int] = _check(
+        "must map block, review, rate_limit or allow to a number of accounts >= 0",
+        lambda v: (
+            set(v) <= {"block", "review", "rate_limit", "allow"} and all(n >= 0 for n in v.values())
+        ),
     )
 
 
@@ -263,45 +320,54 @@ class ScoreConfig:
 class ReportConfig:
     """The shadow-mode report and when it recommends action mode."""
 
-    period_days: int = 7
-    decisions: list[str] = dataclasses.field(default_factory=lambda: ["block"])
-    latency_hours: float = 1.0
-    minutes_per_review: float = 4.0
-    min_spam_reduction: float = 0.2
-    audit_confidence: float = 0.95  # two-sided level of the audited intervals
-    reviewer_error_rate: float = 0.005  # share of ops verdicts wrong either way (QA's rate)
-    cadence_leak_budget: float = 0.05  # share of flagged accounts' tweets a schedule may let out
+    period_days: int = _check("must be between 1 and 366", lambda v: 1 <= v <= 366)
+    decisions: list[str] = _check(
+        "must be a non-empty list of block, review, rate_limit",
+        lambda v: bool(v) and all(d in ("block", "review", "rate_limit") for d in v),
+    )
+    latency_hours: float = _check("must be between 0 and 24", lambda v: 0 <= v <= 24)
+    minutes_per_review: float = _check("must be >= 0", lambda v: v >= 0)
+    min_spam_reduction: float = _check("must be in [0, 1]", lambda v: 0 <= v <= 1)
+    # two-sided level of the audited intervals
+    audit_confidence: float = _check("must be in (0, 1)", lambda v: 0 < v < 1)
+    # share of ops verdicts wrong either way (QA's rate)
+    reviewer_error_rate: float = _check("must be in [0, 0.5)", lambda v: 0 <= v < 0.5)
+    # share of flagged accounts' tweets a schedule may let out
+    cadence_leak_budget: float = _check("must be in [0, 1]", lambda v: 0 <= v <= 1)
 
 
 @dataclasses.dataclass(frozen=True)
 class MonitoringConfig:
     """Drift thresholds against the model's training data."""
 
-    psi_warn: float = 0.1
-    psi_alert: float = 0.25
-    tail_ratio_alert: float = 3.0
-    tail_min_share: float = 0.0005
-    flagged_rate_band: list[float] = dataclasses.field(default_factory=lambda: [0.5, 2.0])
-    fail_on_alert: bool = False
+    psi_warn: float = _check("must be > 0", lambda v: v > 0)
+    psi_alert: float = _check("must be > 0", lambda v: v > 0)
+    tail_ratio_alert: float = _check("must be > 1", lambda v: v > 1)
+    tail_min_share: float = _check("must be in [0, 1]", lambda v: 0 <= v <= 1)
+    flagged_rate_band: list[float] = _check(
+        "must be [low, high] with 0 <= low < 1 < high",
+        lambda v: len(v) == 2 and 0 <= v[0] < 1 < v[1],
+    )
+    fail_on_alert: bool
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    env: str = "local"
-    as_of_date: dt.date | None = None
-    platform_start: dt.date = dt.date(2010, 1, 1)
-    spark: SparkConfig = dataclasses.field(default_factory=SparkConfig)
-    storage: StorageConfig = dataclasses.field(default_factory=StorageConfig)
-    mlflow: MlflowConfig = dataclasses.field(default_factory=MlflowConfig)
-    generate: GenerateConfig = dataclasses.field(default_factory=GenerateConfig)
-    ingest: IngestConfig = dataclasses.field(default_factory=IngestConfig)
-    features: FeaturesConfig = dataclasses.field(default_factory=FeaturesConfig)
-    quality: QualityConfig = dataclasses.field(default_factory=QualityConfig)
-    labels: LabelsConfig = dataclasses.field(default_factory=LabelsConfig)
-    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-    score: ScoreConfig = dataclasses.field(default_factory=ScoreConfig)
-    report: ReportConfig = dataclasses.field(default_factory=ReportConfig)
-    monitoring: MonitoringConfig = dataclasses.field(default_factory=MonitoringConfig)
+    env: str = _check("must be local, dev or prod", lambda v: v in ("local", "dev", "prod"))
+    as_of_date: dt.date | None
+    platform_start: dt.date
+    spark: SparkConfig
+    storage: StorageConfig
+    mlflow: MlflowConfig
+    generate: GenerateConfig
+    ingest: IngestConfig
+    features: FeaturesConfig
+    quality: QualityConfig
+    labels: LabelsConfig
+    train: TrainConfig
+    score: ScoreConfig
+    report: ReportConfig
+    monitoring: MonitoringConfig
 
     def __post_init__(self) -> None:
         # The bands partition the calibrated score: rate_limit below review below block.
@@ -316,7 +382,7 @@ class Config:
         """The as-of date of this run: from conf or `--as-of-date`, else yesterday (UTC)."""
         if self.as_of_date is not None:
             return self.as_of_date
-        return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+        return yesterday_utc()
 
     def fingerprint(self) -> str:
         """A short stable hash of the effective configuration, for run records."""
@@ -324,169 +390,12 @@ class Config:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-_VALIDATORS: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
-    "generate.accounts": ("must be at least 1", lambda v: v >= 1),
-    "generate.days": ("must be between 1 and 999", lambda v: 1 <= v <= 999),
-    "generate.prevalence": ("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5),
-    "generate.benign_automation_share": ("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5),
-    "generate.feed_automation_share": ("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5),
-    "generate.popular_share": ("must be in [0, 0.1]", lambda v: 0 <= v <= 0.1),
-    "generate.nat_share": ("must be in [0, 0.9]", lambda v: 0 <= v <= 0.9),
-    "generate.nat_group_size": ("must be at least 2", lambda v: v >= 2),
-    "generate.evasive_scheduled_share": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
-    "generate.hourly_human_share": ("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5),
-    "generate.botnet_size": ("must be at least 1", lambda v: v >= 1),
-    "generate.late_campaign_days": ("must be at least 1", lambda v: v >= 1),
-    "generate.false_label_rate": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
-    "generate.cleared_share": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
-    "generate.human_tweets_per_day": ("must be > 0", lambda v: v > 0),
-    "generate.partitions": ("must be at least 1", lambda v: v >= 1),
-    "generate.format": ("must be parquet, csv or json", lambda v: v in FORMATS),
-    "generate.ops_team.daily_reviews": ("must be at least 0", lambda v: v >= 0),
-    "generate.ops_team.error_rate": ("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5),
-    "ingest.source_format": ("must be parquet, csv or json", lambda v: v in FORMATS),
-    "ingest.days": ("must be at least 1", lambda v: v >= 1),
-    "ingest.max_reject_fraction": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
-    "spark.shuffle_partitions": ("must be at least 1", lambda v: v >= 1),
-    "score.audit_sample": (
-        "must map block, review, rate_limit or allow to a number of accounts >= 0",
-        lambda v: (
-            set(v) <= {"block", "review", "rate_limit", "allow"} and all(n >= 0 for n in v.values())
-        ),
-    ),
-    "env": ("must be local, dev or prod", lambda v: v in ("local", "dev", "prod")),
-    "features.windows": (
-        "must be distinct day counts from 1 to 366, in increasing order",
-        lambda v: bool(v) and v == sorted(set(v)) and v[0] >= 1 and v[-1] <= 366,
-    ),
-    "features.hot_ip_accounts": ("must be at least 2", lambda v: v >= 2),
-    "features.hot_device_accounts": ("must be at least 2", lambda v: v >= 2),
-    "features.sync_seconds": ("must be between 1 and 3600", lambda v: 1 <= v <= 3600),
-    "features.night_hours": ("must be hours 0-23", lambda v: all(0 <= h <= 23 for h in v)),
-    "features.cluster_max_iterations": ("must be at least 1", lambda v: v >= 1),
-    "features.near_dup_max_accounts": ("must be at least 2", lambda v: v >= 2),
-    "features.lockstep_bucket_seconds": (
-        "must divide 3600 (a whole number of buckets per hour)",
-        lambda v: 1 <= v <= 3600 and 3600 % v == 0,
-    ),
-    "features.lockstep_min_phases": ("must be at least 1", lambda v: v >= 1),
-    "features.lockstep_clock_periods_minutes": (
-        "must be a non-empty list of periods of at least 1 minute",
-        lambda v: len(v) > 0 and all(m >= 1 for m in v),
-    ),
-    "features.lockstep_clock_tolerance_seconds": ("must be at least 0", lambda v: v >= 0),
-    "features.lockstep_window_days": ("must be at least 1", lambda v: v >= 1),
-    "features.lockstep_crowd_factor": ("must be above 1", lambda v: v > 1),
-    "features.lockstep_min_shared": ("must be at least 2", lambda v: v >= 2),
-    "features.lockstep_min_similarity": ("must be in (0, 1]", lambda v: 0 < v <= 1),
-    "features.lockstep_bands": ("must be in [1, 64]", lambda v: 1 <= v <= 64),
-    "features.lockstep_rows": ("must be in [1, 8]", lambda v: 1 <= v <= 8),
-    "features.lockstep_max_key_accounts": ("must be at least 2", lambda v: v >= 2),
-    "quality.volume_band": (
-        "must be [low, high] with 0 <= low < 1 < high",
-        lambda v: len(v) == 2 and 0 <= v[0] < 1 < v[1],
-    ),
-    "quality.max_orphan_fraction": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
-    "labels.horizon_days": ("must be between 0 and 365", lambda v: 0 <= v <= 365),
-    "labels.reviewed_weight": ("must be > 0", lambda v: v > 0),
-    "labels.expansion_weight": ("must be in (0, 1]", lambda v: 0 < v <= 1),
-    "labels.follow_ring_min_positives": ("must be >= 0", lambda v: v >= 0),
-    "labels.follow_ring_min_share": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
-    "labels.follow_ring_hops": ("must be >= 1", lambda v: v >= 1),
-    "labels.verified_negative_max_share": ("must be in [0, 1)", lambda v: 0 <= v < 1),
-    "labels.random_negative_rate": ("must be in (0, 1]", lambda v: 0 < v <= 1),
-    "train.fractions": (
-        "must be three shares (train, validation, test) > 0 that sum to 1",
-        lambda v: len(v) == 3 and all(f > 0 for f in v) and abs(sum(v) - 1) < 1e-9,
-    ),
-    "train.every_days": ("must be at least 1", lambda v: v >= 1),
-    "train.label_lag_days": ("must be between 0 and 365", lambda v: 0 <= v <= 365),
-    "train.negative_sample_rate": ("must be in (0, 1]", lambda v: 0 < v <= 1),
-    "train.min_positives": ("must be at least 1", lambda v: v >= 1),
-    "train.block_precision": ("must be in (0, 1]", lambda v: 0 < v <= 1),
-    "train.review_precision": ("must be in (0, 1]", lambda v: 0 < v <= 1),
-    "train.score_bins": ("must be between 10 and 100000", lambda v: 10 <= v <= 100_000),
-    "train.review_min_score": ("must be in (0, 1)", lambda v: 0 < v < 1),
-    "train.folds": ("must be between 2 and 20", lambda v: 2 <= v <= 20),
-    "train.unreliable_quantile": ("must be in (0, 1]; 1 turns the step off", lambda v: 0 < v <= 1),
-    "train.bootstrap_replicates": ("must be between 20 and 10000", lambda v: 20 <= v <= 10_000),
-    "train.confidence": ("must be in [0.5, 1)", lambda v: 0.5 <= v < 1),
-    "train.precision_tolerance": ("must be in [0, 1)", lambda v: 0 <= v < 1),
-    "train.forest.num_trees": (
-        "must be a non-empty list of counts >= 1",
-        lambda v: bool(v) and min(v) >= 1,
-    ),
-    "train.forest.max_depth": (
-        "must be a non-empty list of depths 1-30",
-        lambda v: bool(v) and all(1 <= d <= 30 for d in v),
-    ),
-    "train.forest.min_instances_per_node": (
-        "must be a non-empty list of counts >= 1",
-        lambda v: bool(v) and min(v) >= 1,
-    ),
-    "train.forest.feature_subset_strategy": (
-        "must be auto, all, sqrt, log2, onethird or a number",
-        lambda v: (
-            v in ("auto", "all", "sqrt", "log2", "onethird") or v.replace(".", "", 1).isdigit()
-        ),
-    ),
-    "train.forest.subsampling_rate": ("must be in (0, 1]", lambda v: 0 < v <= 1),
-    "train.logistic.reg_param": (
-        "must be a non-empty list of values >= 0",
-        lambda v: bool(v) and min(v) >= 0,
-    ),
-    "train.logistic.elastic_net_param": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
-    "score.mode": ("must be shadow or action", lambda v: v in ("shadow", "action")),
-    "score.rate_limit_threshold": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
-    "score.rate_window_days": ("must be between 1 and 366", lambda v: 1 <= v <= 366),
-    "score.rate_percentile": ("must be in (0, 1]", lambda v: 0 < v <= 1),
-    "score.min_tweets_per_hour": ("must be at least 1", lambda v: v >= 1),
-    "score.reasons": ("must be between 0 and 20", lambda v: 0 <= v <= 20),
-    "score.reason_features": ("must be at least 1", lambda v: v >= 1),
-    "score.queue_members": ("must be at least 1", lambda v: v >= 1),
-    "report.period_days": ("must be between 1 and 366", lambda v: 1 <= v <= 366),
-    "report.decisions": (
-        "must be a non-empty list of block, review, rate_limit",
-        lambda v: bool(v) and all(d in ("block", "review", "rate_limit") for d in v),
-    ),
-    "report.latency_hours": ("must be between 0 and 24", lambda v: 0 <= v <= 24),
-    "report.minutes_per_review": ("must be >= 0", lambda v: v >= 0),
-    "report.min_spam_reduction": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
-    "report.audit_confidence": ("must be in (0, 1)", lambda v: 0 < v < 1),
-    "report.reviewer_error_rate": ("must be in [0, 0.5)", lambda v: 0 <= v < 0.5),
-    "report.cadence_leak_budget": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
-    "monitoring.psi_warn": ("must be > 0", lambda v: v > 0),
-    "monitoring.psi_alert": ("must be > 0", lambda v: v > 0),
-    "monitoring.tail_ratio_alert": ("must be > 1", lambda v: v > 1),
-    "monitoring.tail_min_share": ("must be in [0, 1]", lambda v: 0 <= v <= 1),
-    "monitoring.flagged_rate_band": (
-        "must be [low, high] with 0 <= low < 1 < high",
-        lambda v: len(v) == 2 and 0 <= v[0] < 1 < v[1],
-    ),
-    "quality.feature_means": (
-        "must map feature names to [low, high]",
-        lambda v: all(len(b) == 2 and b[0] <= b[1] for b in v.values()),
-    ),
-    "quality.severity_overrides": (
-        "must map checks to critical or warning",
-        lambda v: all(s in ("critical", "warning") for s in v.values()),
-    ),
-}
-FORMATS = ("parquet", "csv", "json")
 FREE_FORM_MAPS = (
     "spark.extra",
     "spark.sql",
     "ingest.csv_options",
     "quality.feature_means",
     "quality.severity_overrides",
-)
-BOT_KINDS = (
-    "naive_template",
-    "paraphrase",
-    "low_and_slow",
-    "human_rhythm",
-    "late_campaign",
-    "evasive",
 )
 
 
@@ -505,14 +414,6 @@ def training_config(cfg: Config) -> Config:
         as_of_date=cfg.run_date() - dt.timedelta(days=lag),
         train=dataclasses.replace(cfg.train, label_lag_days=0),
     )
-
-
-def _check_mapping_of_kinds(key: str, value: Mapping[str, float]) -> None:
-    unknown = sorted(set(value) - set(BOT_KINDS))
-    if unknown:
-        raise ConfigError(f"{key}: unknown bot kind {unknown[0]!r}; expected one of {BOT_KINDS}")
-    if any(not 0 <= v <= 1 for v in value.values()):
-        raise ConfigError(f"{key}: every share must be in [0, 1]")
 
 
 def _coerce(key: str, hint: Any, value: Any) -> Any:
@@ -573,20 +474,26 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
 
 def _build(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+
+    def dotted(name: str) -> str:
+        return f"{prefix}.{name}" if prefix else name
+
     for key in data:
-        if key not in names:
-            dotted = f"{prefix}.{key}" if prefix else str(key)
-            raise ConfigError(f"unknown configuration key {dotted!r}")
+        if key not in fields:
+            raise ConfigError(f"unknown configuration key {dotted(str(key))!r}")
+    for name in fields:
+        if name not in data:
+            raise ConfigError(
+                f"configuration key {dotted(name)!r} is missing: conf/base.yml must declare "
+                "every key with its default"
+            )
     kwargs = {}
     for name, value in data.items():
-        dotted = f"{prefix}.{name}" if prefix else name
-        coerced = _coerce(dotted, hints[name], value)
-        rule = _VALIDATORS.get(dotted)
+        coerced = _coerce(dotted(name), hints[name], value)
+        rule = fields[name].metadata.get("check")
         if rule is not None and coerced is not None and not rule[1](coerced):
-            raise ConfigError(f"{dotted}: {rule[0]}, got {coerced!r}")
-        if dotted in ("generate.bot_mix", "generate.label_coverage"):
-            _check_mapping_of_kinds(dotted, coerced)
+            raise ConfigError(f"{dotted(name)}: {rule[0]}, got {coerced!r}")
         kwargs[name] = coerced
     return cls(**kwargs)
 

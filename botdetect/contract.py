@@ -1,6 +1,7 @@
 """The data contract: the six source tables, their keys, enums and partitioning.
 
-DESIGN.md is the human description; this module is the one the code checks against.
+The README's "Tables" and "Ingest rules" describe it for people; this module is what
+the code checks against.
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 
 from pyspark.sql import types as T
-
-RAW_LAYER = "raw"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,20 +148,3 @@ OPS_ACTIONS = SourceTable(
 SOURCE_TABLES: dict[str, SourceTable] = {
     t.name: t for t in (TWEETS, INTERACTIONS, ACCOUNTS, FOLLOWS, LOGINS, OPS_ACTIONS)
 }
-
-GROUND_TRUTH_SCHEMA = _struct(
-    ("account_id", T.LongType()),
-    ("is_spam_bot", T.BooleanType()),
-    ("bot_kind", T.StringType()),
-    ("botnet_id", T.LongType()),
-)
-
-QUARANTINE_SCHEMA = _struct(
-    ("source_table", T.StringType()),
-    ("batch_date", T.DateType()),
-    ("rule", T.StringType()),
-    ("column", T.StringType()),
-    ("reasons", T.ArrayType(T.StringType(), True)),
-    ("source_file", T.StringType()),
-    ("record", T.StringType()),
-)

@@ -21,13 +21,14 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from botdetect.config import Config
-from botdetect.contract import RAW_LAYER, SOURCE_TABLES, SourceTable
+from botdetect.contract import SOURCE_TABLES, SourceTable
+from botdetect.dates import end_of_day, window
 from botdetect.io.landing import read_export, reading_export
-from botdetect.io.tables import table_ref, write_table
+from botdetect.io.tables import write_table
+from botdetect.table_catalog import QUARANTINE, RAW
 
 log = logging.getLogger(__name__)
 
-QUALITY_LAYER = "quality"
 REASONS = "_reasons"
 SOURCE_FILE = "_source_file"
 
@@ -205,14 +206,6 @@ def clean_rows(flagged_df: DataFrame, table: SourceTable) -> DataFrame:
     )
 
 
-def next_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
-
-
-def date_window(as_of: dt.date, days: int) -> tuple[dt.date, dt.date]:
-    return as_of - dt.timedelta(days=days - 1), as_of
-
-
 def _date_predicate(start: dt.date, end: dt.date) -> str:
     return f"event_date >= '{start.isoformat()}' AND event_date <= '{end.isoformat()}'"
 
@@ -231,7 +224,7 @@ def ingest_table(
     source_df = read_export(spark, source_root, table, cfg.ingest.source_format, options)
     check_source_schema(source_df.schema, table, allow_extra=cfg.ingest.allow_extra_columns)
     source_df = with_added_columns(source_df, table)
-    start, end = date_window(as_of, cfg.ingest.days)
+    start, end = window(as_of, cfg.ingest.days)
     replace_where = None
     if table.is_event_table and not full:
         # Partition pruning on the export: only the run's event dates are scanned.
@@ -253,14 +246,14 @@ def ingest_table(
         quarantined = read - by_rule.pop("", 0)
         write_table(
             quarantine_rows(flagged_df, table, as_of),
-            table_ref(cfg.storage, QUALITY_LAYER, "quarantine"),
+            QUARANTINE.ref(cfg.storage),
             replace_where=f"source_table = '{table.name}' AND batch_date = '{as_of.isoformat()}'",
-            partition_by=("source_table",),
+            partition_by=QUARANTINE.partition_by,
         )
         clean = clean_rows(flagged_df, table)
         held_back = 0
         if table.snapshot_time is not None:
-            visible = F.col(table.snapshot_time) < F.lit(next_midnight(as_of))
+            visible = F.col(table.snapshot_time) < F.lit(end_of_day(as_of))
             held_back = clean.where(~visible).count()
             clean = clean.where(visible)
             if held_back:
@@ -282,9 +275,9 @@ def ingest_table(
             )
         write_table(
             clean,
-            table_ref(cfg.storage, RAW_LAYER, table.name),
+            RAW[table.name].ref(cfg.storage),
             replace_where=replace_where,
-            partition_by=("event_date",) if table.is_event_table else (),
+            partition_by=RAW[table.name].partition_by,
         )
         log.info("ingest %s: %d read, %d quarantined", table.name, read, quarantined)
         return result

@@ -31,34 +31,24 @@ import logging
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from botdetect.config import Config, LabelsConfig
-from botdetect.contract import RAW_LAYER
+from botdetect.dates import created_by, end_of_day
+from botdetect.draws import uniform
 from botdetect.features.controller import account_resources, with_sharers
-from botdetect.features.profile import (
-    created_by,
-    end_of_day,
-    mutual_flagged_counts,
-    mutual_follows,
+from botdetect.features.profile import mutual_flagged_counts, mutual_follows
+from botdetect.io.tables import read_table, write_date_partition
+from botdetect.table_catalog import (
+    FEATURES_DAILY,
+    LABELS,
+    RAW_ACCOUNTS,
+    RAW_FOLLOWS,
+    RAW_OPS_ACTIONS,
 )
-from botdetect.generate.random import uniform
-from botdetect.io.tables import read_table, table_ref, write_date_partition
-from botdetect.quality.stage import require_gate
 from botdetect.verdicts import spam_verdict, standing_spam
 
 log = logging.getLogger(__name__)
 
-LABELS_SCHEMA = T.StructType(
-    [
-        T.StructField("account_id", T.LongType()),
-        T.StructField("as_of_date", T.DateType()),
-        T.StructField("label", T.IntegerType()),
-        T.StructField("label_source", T.StringType()),
-        T.StructField("weight", T.DoubleType()),
-        T.StructField("sample_rate", T.DoubleType()),
-    ]
-)
 # Reviews the model asked for: a human looked at the account itself, whatever it found.
 REVIEWED_TRIGGERS = ("random_audit", "model_queue")
 
@@ -103,7 +93,7 @@ def with_reviews(labels_df: DataFrame, reviewed_df: DataFrame, weight: float) ->
     account not otherwise labelled joins with sample rate 1, as ops positives and
     cleared accounts do."""
     verdicts = reviewed_df.select("account_id", F.col("label").alias("verdict"))
-    joined = labels_df.join(verdicts, "account_id", "full")
+    joined = labels_df.join(verdicts, "account_id", how="full")
     reviewed = F.col("verdict").isNotNull()
     return joined.select(
         "account_id",
@@ -130,10 +120,10 @@ def expanded_positives(
             .where(F.col("sharers") <= cap)
             .select("account_id", "resource")
         )
-        tainted = usable.join(positives_df, "account_id", "inner").select("resource").distinct()
-        found = usable.join(tainted, "resource", "inner").select("account_id")
+        tainted = usable.join(positives_df, "account_id", how="inner").select("resource").distinct()
+        found = usable.join(tainted, "resource", how="inner").select("account_id")
         expanded = found if expanded is None else expanded.unionByName(found)
-    return expanded.distinct().join(positives_df, "account_id", "left_anti")
+    return expanded.distinct().join(positives_df, "account_id", how="left_anti")
 
 
 def follow_ring_positives(
@@ -167,7 +157,7 @@ def follow_ring_positives(
                 & (F.col("mutual_flagged") >= F.lit(min_share) * F.col("mutual"))
             )
             .select("account_id")
-            .join(seeds, "account_id", "left_anti")
+            .join(seeds, "account_id", how="left_anti")
         )
         found = new if found is None else found.unionByName(new)
         seeds = seeds.unionByName(new)
@@ -198,8 +188,8 @@ def build_labels(
         F.lit(1.0).alias("sample_rate"),
     )
     expanded = (
-        expanded_df.join(accounts_df.where(~F.col("verified")), "account_id", "inner")
-        .join(cleared_df, "account_id", "left_anti")
+        expanded_df.join(accounts_df.where(~F.col("verified")), "account_id", how="inner")
+        .join(cleared_df, "account_id", how="left_anti")
         .select(
             "account_id",
             F.lit(1).alias("label"),
@@ -209,8 +199,8 @@ def build_labels(
         )
     )
     taken = positives.select("account_id").unionByName(expanded.select("account_id"))
-    unlabelled = accounts_df.join(taken, "account_id", "left_anti").join(
-        cleared_df, "account_id", "left_anti"
+    unlabelled = accounts_df.join(taken, "account_id", how="left_anti").join(
+        cleared_df, "account_id", how="left_anti"
     )
     random_negatives = unlabelled.where(
         ~F.col("verified") & (_sample_key(cfg.seed, "negative") < cfg.random_negative_rate)
@@ -243,8 +233,8 @@ def build_labels(
     # automation that looked like bots, the hardest confirmed negatives. All of them are
     # labelled (sample rate 1).
     cleared = (
-        cleared_df.join(accounts_df.select("account_id"), "account_id", "inner")
-        .join(positives.select("account_id"), "account_id", "left_anti")
+        cleared_df.join(accounts_df.select("account_id"), "account_id", how="inner")
+        .join(positives.select("account_id"), "account_id", how="left_anti")
         .select(
             "account_id",
             F.lit(0).alias("label"),
@@ -255,7 +245,7 @@ def build_labels(
     )
     labelled = positives.unionByName(expanded).unionByName(negatives).unionByName(cleared)
     if reviewed_df is not None:
-        known = reviewed_df.join(accounts_df.select("account_id"), "account_id", "inner")
+        known = reviewed_df.join(accounts_df.select("account_id"), "account_id", how="inner")
         labelled = with_reviews(labelled, known, cfg.reviewed_weight)
     return labelled.select(
         "account_id",
@@ -267,13 +257,13 @@ def build_labels(
     )
 
 
-def run_labels(spark: SparkSession, cfg: Config, *, force: bool = False) -> LabelsResult:
-    """Write `labels` for the run date (replacing that date); needs a passed features gate."""
+def run_labels(spark: SparkSession, cfg: Config) -> LabelsResult:
+    """Write `labels` for the run date (replacing that date); the features gate is checked
+    before this runs (`pipeline.run_stage`)."""
     as_of = cfg.run_date()
-    require_gate(spark, cfg, "features", as_of, force=force, consumer="labels")
     lcfg = cfg.labels
     horizon_end = as_of + dt.timedelta(days=lcfg.horizon_days)
-    ops_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "ops_actions"))
+    ops_df = read_table(spark, RAW_OPS_ACTIONS.ref(cfg.storage))
     latest = ops_df.agg(F.max("action_at")).first()[0]
     if latest is None or latest.date() < horizon_end:
         log.warning(
@@ -284,14 +274,14 @@ def run_labels(spark: SparkSession, cfg: Config, *, force: bool = False) -> Labe
             horizon_end,
         )
     accounts_df = (
-        read_table(spark, table_ref(cfg.storage, RAW_LAYER, "accounts"))
+        read_table(spark, RAW_ACCOUNTS.ref(cfg.storage))
         .where(created_by(as_of))
         .select("account_id", F.coalesce(F.col("verified"), F.lit(False)).alias("verified"))
     )
     positives, cleared = ops_positives(ops_df, as_of, lcfg.horizon_days)
-    positives = positives.join(accounts_df.select("account_id"), "account_id", "inner")
+    positives = positives.join(accounts_df.select("account_id"), "account_id", how="inner")
     window = max(cfg.features.windows)
-    daily_df = read_table(spark, table_ref(cfg.storage, "features", "features_daily")).where(
+    daily_df = read_table(spark, FEATURES_DAILY.ref(cfg.storage)).where(
         F.col("event_date").between(as_of - dt.timedelta(days=window - 1), as_of)
     )
     # The expansion reads the window's IPs and devices; the negatives' counts and the write
@@ -305,7 +295,7 @@ def run_labels(spark: SparkSession, cfg: Config, *, force: bool = False) -> Labe
         cfg.features.hot_device_accounts,
     )
     if lcfg.follow_ring_min_positives > 0:
-        follows_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "follows"))
+        follows_df = read_table(spark, RAW_FOLLOWS.ref(cfg.storage))
         ring = follow_ring_positives(
             follows_df,
             positives,
@@ -319,9 +309,7 @@ def run_labels(spark: SparkSession, cfg: Config, *, force: bool = False) -> Labe
     try:
         reviewed = reviewed_verdicts(ops_df, as_of, lcfg.horizon_days)
         labels_df = build_labels(accounts_df, positives, cleared, expanded, as_of, lcfg, reviewed)
-        written = write_date_partition(
-            labels_df, table_ref(cfg.storage, "labels", "labels"), "as_of_date", as_of
-        )
+        written = write_date_partition(labels_df, LABELS.ref(cfg.storage), "as_of_date", as_of)
     finally:
         expanded.unpersist()
     counts = {

@@ -34,7 +34,7 @@ def standing_spam(ops_df: DataFrame, cutoff: dt.datetime) -> tuple[DataFrame, Da
         .groupBy("account_id")
         .agg(F.max("action_at").alias("cleared_at"))
     )
-    flagged = spam.join(cleared_at, "account_id", "left")
+    flagged = spam.join(cleared_at, "account_id", how="left")
     is_cleared = F.col("cleared_at").isNotNull() & (F.col("cleared_at") > F.col("flagged_at"))
     return (
         flagged.where(~is_cleared).select("account_id"),

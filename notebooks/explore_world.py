@@ -13,12 +13,11 @@
 # COMMAND ----------
 from pyspark.sql import functions as F
 
-from botdetect.contract import RAW_LAYER, SOURCE_TABLES
-from botdetect.features.stage import FEATURES_LAYER
-from botdetect.generate.stage import TRUTH_LAYER
-from botdetect.io.tables import read_table, table_exists, table_ref
+from botdetect.contract import SOURCE_TABLES
+from botdetect.io.tables import read_table, table_exists
 from botdetect.notebook import notebook_config
 from botdetect.session import get_spark
+from botdetect.table_catalog import ACCOUNT_FEATURES, GROUND_TRUTH, LABELS, QUARANTINE, RAW
 
 cfg = notebook_config()
 spark = get_spark(cfg.spark)
@@ -40,12 +39,12 @@ KEY_FEATURES = [
 
 # COMMAND ----------
 for name in SOURCE_TABLES:
-    ref = table_ref(cfg.storage, RAW_LAYER, name)
+    ref = RAW[name].ref(cfg.storage)
     count = read_table(spark, ref).count() if table_exists(spark, ref) else "not ingested yet"
     print(f"{ref.label:<18} {count}")
 
 # COMMAND ----------
-quarantine = table_ref(cfg.storage, "quality", "quarantine")
+quarantine = QUARANTINE.ref(cfg.storage)
 if table_exists(spark, quarantine):
     rejected = read_table(spark, quarantine)
     print(f"{quarantine.label}: {rejected.count()} rows")
@@ -63,7 +62,7 @@ else:
 # MAGIC ## Ground truth (synthetic worlds only)
 
 # COMMAND ----------
-truth_ref = table_ref(cfg.storage, TRUTH_LAYER, "ground_truth")
+truth_ref = GROUND_TRUTH.ref(cfg.storage)
 truth = None
 if table_exists(spark, truth_ref):
     truth = read_table(spark, truth_ref).select(
@@ -80,7 +79,7 @@ else:
 # MAGIC shows the latest labelled date on or before the as-of date.
 
 # COMMAND ----------
-all_labels = read_table(spark, table_ref(cfg.storage, "labels", "labels"))
+all_labels = read_table(spark, LABELS.ref(cfg.storage))
 labels_date = (
     all_labels.where(F.col("as_of_date") <= F.lit(as_of)).agg(F.max("as_of_date")).first()[0]
 )
@@ -100,7 +99,7 @@ for row in labels.groupBy("label_source").count().orderBy("label_source").collec
 # MAGIC ## Key features by bot kind and by label
 
 # COMMAND ----------
-account_features = read_table(spark, table_ref(cfg.storage, FEATURES_LAYER, "account_features"))
+account_features = read_table(spark, ACCOUNT_FEATURES.ref(cfg.storage))
 features = account_features.where(F.col("as_of_date") == F.lit(as_of)).select(
     "account_id", *KEY_FEATURES
 )

@@ -17,10 +17,11 @@ import json
 import mlflow
 from pyspark.sql import functions as F
 
-from botdetect.io.tables import read_table, table_exists, table_ref
+from botdetect.io.tables import read_table, table_exists
+from botdetect.model.registry import CHALLENGER, CHAMPION, find_model, setup_mlflow
 from botdetect.notebook import notebook_config
 from botdetect.session import get_spark
-from botdetect.train.registry import CHALLENGER, CHAMPION, find_model, setup_mlflow
+from botdetect.table_catalog import MONITORING, REVIEW_QUEUE, SCORES
 
 cfg = notebook_config()
 spark = get_spark(cfg.spark)
@@ -99,9 +100,7 @@ for feature, importance in importances[:15]:
 # MAGIC ## Today's decisions and review queue
 
 # COMMAND ----------
-scores = read_table(spark, table_ref(cfg.storage, "scores", "scores")).where(
-    F.col("as_of_date") == F.lit(as_of)
-)
+scores = read_table(spark, SCORES.ref(cfg.storage)).where(F.col("as_of_date") == F.lit(as_of))
 (
     scores.groupBy("model_version", "mode", "status", "decision")
     .agg(F.count("*").alias("accounts"), F.round(F.avg("score"), 3).alias("mean_score"))
@@ -112,9 +111,7 @@ for row in scores.groupBy("decision").count().orderBy("decision").collect():
     print(f"decision {row['decision']:<10} {row['count']}")
 
 # COMMAND ----------
-queue = read_table(spark, table_ref(cfg.storage, "scores", "review_queue")).where(
-    F.col("as_of_date") == F.lit(as_of)
-)
+queue = read_table(spark, REVIEW_QUEUE.ref(cfg.storage)).where(F.col("as_of_date") == F.lit(as_of))
 (
     queue.orderBy(F.desc("priority"))
     .select(
@@ -133,7 +130,7 @@ queue = read_table(spark, table_ref(cfg.storage, "scores", "review_queue")).wher
 # MAGIC ## Monitoring
 
 # COMMAND ----------
-monitoring_ref = table_ref(cfg.storage, "monitoring", "monitoring")
+monitoring_ref = MONITORING.ref(cfg.storage)
 if table_exists(spark, monitoring_ref):
     monitoring = read_table(spark, monitoring_ref).where(F.col("as_of_date") == F.lit(as_of))
     monitoring.groupBy("kind", "status").count().orderBy("kind", "status").show()

@@ -16,6 +16,7 @@ from botdetect.cli import main
 from botdetect.config import BOT_KINDS, Config, SparkConfig, load_config
 from botdetect.session import get_spark
 
+DEFAULTS = load_config(None, [])  # conf/base.yml with local.yml: every default, once
 TEST_SPARK = SparkConfig(
     master="local[2]",
     app_name="botdetect-tests",
@@ -23,6 +24,8 @@ TEST_SPARK = SparkConfig(
     shuffle_partitions=2,
     ui_enabled=False,
     jars_dir=".jars",
+    extra={},
+    sql={},  # the tests' session keeps Spark's own SQL settings
 )
 
 

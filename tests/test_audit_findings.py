@@ -14,7 +14,7 @@ from botdetect.report.audit_findings import (
     tweet_strata,
 )
 from botdetect.report.audited import Stratum, TweetStratum
-from botdetect.score.audit_sample import AUDIT_SCHEMA
+from botdetect.table_catalog import AUDIT_REQUESTS
 
 D = dt.date(2026, 11, 28)
 D1, D2 = D - dt.timedelta(days=3), D - dt.timedelta(days=2)  # two scoring dates
@@ -34,7 +34,7 @@ def _requests(spark):
             (D1, 5, "allow", 0.01, 900, 2),
             (D2, 1, "block", 0.99, 60, 1),  # asked again the next day
         ],
-        AUDIT_SCHEMA,
+        AUDIT_REQUESTS.schema,
     )
 
 

@@ -11,7 +11,8 @@ from pyspark.sql import functions as F
 from botdetect.contract import OPS_ACTIONS
 from botdetect.generate.ops_team import verdicts, worklist
 from botdetect.io.landing import read_export, replace_export_files
-from botdetect.score.audit_sample import AUDIT_SCHEMA, audit_draw, audit_sample
+from botdetect.score.audit_sample import audit_draw, audit_sample
+from botdetect.table_catalog import AUDIT_REQUESTS
 
 D = dt.date(2026, 11, 27)
 
@@ -62,7 +63,7 @@ def test_each_band_gets_a_simple_random_sample_of_its_budget_with_its_size(spark
     for band, k in (("block", 10), ("allow", 20)):
         chosen = sorted(r["account_id"] for r in sample.where(F.col("decision") == band).collect())
         assert chosen == _smallest_draws(spark, scores, band, k)
-    assert _types(sample) == _types(AUDIT_SCHEMA)
+    assert _types(sample) == _types(AUDIT_REQUESTS.schema)
     # A rerun for the date asks for the same accounts; another date for others.
     assert_df_equality(sample, audit_sample(scores, sizes, budgets, D), ignore_row_order=True)
     other = audit_sample(scores, sizes, budgets, D + dt.timedelta(days=1))
@@ -72,9 +73,9 @@ def test_each_band_gets_a_simple_random_sample_of_its_budget_with_its_size(spark
 def test_nothing_to_audit_gives_an_empty_sample_with_the_schema(spark):
     scores = _scores(spark, {"allow": 3})
     empty = audit_sample(scores, {"allow": 3}, {"allow": 0}, D)
-    assert empty.count() == 0 and _types(empty) == _types(AUDIT_SCHEMA)
+    assert empty.count() == 0 and _types(empty) == _types(AUDIT_REQUESTS.schema)
     none = audit_sample(scores.limit(0), {}, {"allow": 5}, D)
-    assert none.count() == 0 and _types(none) == _types(AUDIT_SCHEMA)
+    assert none.count() == 0 and _types(none) == _types(AUDIT_REQUESTS.schema)
 
 
 def _queue(spark, clusters):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
-from botdetect.generate.random import uniform
+from botdetect.draws import uniform
 from botdetect.train import evaluate as ev
 from botdetect.train.bootstrap import (
     BootstrapCurves,

@@ -22,14 +22,13 @@ from databricks.bundles.jobs import Job, JobRunAs
 
 from botdetect.cli import COMMANDS, build_parser
 from botdetect.config import CONF_DIR_ENV, load_config
+from botdetect.pipeline import DAILY_JOB, PIPELINE, TRAINING_JOB, job_stages
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE_FILE = ROOT / "databricks.yml"
 
-DAILY = "botdetect_daily"
-WEEKLY = "botdetect_weekly_training"
-DAILY_ORDER = ["ingest", "validate_raw", "features", "validate_features", "score", "report"]
-WEEKLY_ORDER = ["labels", "train"]
+DAILY = DAILY_JOB
+WEEKLY = TRAINING_JOB
 MODEL_STAGES = {"train", "score", "report"}
 VALIDATE_STAGE = {"validate_raw": "raw", "validate_features": "features"}
 CONF_PARAM = "${workspace.file_path}/conf/${bundle.target}.yml"
@@ -170,10 +169,25 @@ def test_jobs_model_rejects_a_broken_job(breakage):
 # --- jobs, tasks and their order ------------------------------------------------------
 
 
-def test_daily_and_weekly_task_order():
-    assert [t["task_key"] for t in JOBS[DAILY]["tasks"]] == DAILY_ORDER
-    assert [t["task_key"] for t in JOBS[WEEKLY]["tasks"]] == WEEKLY_ORDER
-    assert set(JOBS) == {DAILY, WEEKLY}
+def test_jobs_run_the_declared_pipeline_in_its_order():
+    """Each job's tasks are the stages `pipeline.py` assigns to it, in pipeline order, and
+    each task runs its stage's command."""
+    assert set(JOBS) == {s.job for s in PIPELINE if s.job}
+    for job in JOBS:
+        stages = job_stages(job)
+        assert [t["task_key"] for t in JOBS[job]["tasks"]] == [s.task_key for s in stages]
+        for t, stage in zip(JOBS[job]["tasks"], stages, strict=True):
+            params = t["python_wheel_task"]["parameters"]
+            assert tuple(params[: len(stage.command)]) == stage.command
+    assert [s.task_key for s in job_stages(DAILY)] == [
+        "ingest",
+        "validate_raw",
+        "features",
+        "validate_features",
+        "score",
+        "report",
+    ]
+    assert [s.task_key for s in job_stages(WEEKLY)] == ["labels", "train"]
 
 
 @pytest.mark.parametrize("name", sorted(JOBS))

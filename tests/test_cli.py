@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from botdetect.cli import COMMANDS, main, retrain_due
+from botdetect.cli import COMMANDS, main
 from botdetect.io.tables import TableRef, read_table
+from botdetect.pipeline import describe, retrain_due
 from botdetect.session import SessionError, delta_jars
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,3 +104,11 @@ def test_a_label_lag_does_not_age_the_champion():
         "champion v3 is 7 days old (train.every_days 7)",
     )
     assert retrain_due("3", None, trained, 7) == (True, "champion v3 has no training date")
+
+
+def test_pipeline_describe_prints_the_declaration_the_readme_shows(capsys):
+    assert main(["pipeline", "--describe"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == describe()
+    assert printed.splitlines()[2].startswith("| `generate` |")
+    assert describe() in (ROOT / "README.md").read_text()

@@ -17,7 +17,7 @@ from botdetect.config import load_config
 from botdetect.contract import SOURCE_TABLES
 from botdetect.features.catalog import feature_columns
 from botdetect.io.tables import TableRef, read_table, write_date_partition, write_table
-from botdetect.labels import LABELS_SCHEMA
+from botdetect.table_catalog import LABELS
 from botdetect.train.dataset import split_of
 from botdetect.train.stage import no_rows_message
 
@@ -50,7 +50,7 @@ def test_an_empty_world_gives_empty_features_and_training_refuses(spark, tmp_pat
     assert features.count() == 0
     assert features.columns[3:] == feature_columns([1])
 
-    write_table(spark.createDataFrame([], LABELS_SCHEMA), _ref(tmp_path, "labels", "labels"))
+    write_table(spark.createDataFrame([], LABELS.schema), _ref(tmp_path, "labels", "labels"))
     assert main(_argv("train", tmp_path, "--set", "features.windows=[1]")) == 1
     assert capsys.readouterr().err == (
         "botdetect train: error: table features.account_features has no rows for 2026-11-28 "
@@ -83,7 +83,7 @@ def _write_labelled_world(spark, root: Path, positives: list[int], negatives: li
     labels = spark.createDataFrame(
         [(a, D, 1, "ops", 1.0, 1.0) for a in positives]
         + [(a, D, 0, "random", 1.0, 0.2) for a in negatives],
-        LABELS_SCHEMA,
+        LABELS.schema,
     )
     write_table(labels, _ref(root, "labels", "labels"))
 

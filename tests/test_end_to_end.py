@@ -16,9 +16,18 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from botdetect.cli import main
-from botdetect.io.tables import read_table, table_ref
-from botdetect.report.html import SECTIONS
-from botdetect.train import registry
+from botdetect.io.tables import read_table
+from botdetect.model import registry
+from botdetect.report.stage import SECTIONS
+from botdetect.table_catalog import (
+    ACCOUNT_FEATURES,
+    AUDIT_REQUESTS,
+    AUDIT_RUNS,
+    GROUND_TRUTH,
+    MONITORING,
+    RAW_OPS_ACTIONS,
+    SCORES,
+)
 from tests.conftest import E2E_ACCOUNTS, E2E_DATE, E2E_FIRST
 
 pytestmark = pytest.mark.slow
@@ -28,10 +37,11 @@ FIRST = E2E_FIRST
 
 
 def test_every_stage_ran_and_the_summary_says_so(e2e_world):
-    assert "labels 2026-11-25:" in e2e_world.first_out
+    assert "labels 2026-11-25 (ops actions to 2026-12-09):" in e2e_world.first_out
     assert re.search(r"model botdetect_spam_rf v1 .*trained on 2026-11-25", e2e_world.first_out)
     assert "champion: moved to this version (no champion yet)" in e2e_world.first_out
-    assert "labels, train: skipped (champion v1 is 3 days old)" in e2e_world.second_out
+    assert "labels: skipped (champion v1 is 3 days old)" in e2e_world.second_out
+    assert "train: skipped (champion v1 is 3 days old)" in e2e_world.second_out
     assert "scores 2026-11-28: 2,000 accounts" in e2e_world.second_out
     assert "report 2026-11-28:" in e2e_world.second_out
     assert "recommended cadence: every" in e2e_world.second_out
@@ -60,7 +70,7 @@ def test_model_is_registered_with_both_aliases_and_what_scoring_needs(e2e_world)
 
 
 def test_scores_have_one_row_per_account_and_a_rerun_replaces_the_date(spark, e2e_world):
-    ref = table_ref(e2e_world.cfg.storage, "scores", "scores")
+    ref = SCORES.ref(e2e_world.cfg.storage)
     before = read_table(spark, ref).where(F.col("as_of_date") == F.lit(D))
     assert before.count() == before.select("account_id").distinct().count() == E2E_ACCOUNTS
     assert {r["decision"] for r in before.select("decision").distinct().collect()} <= {
@@ -86,16 +96,16 @@ def test_scores_have_one_row_per_account_and_a_rerun_replaces_the_date(spark, e2
     assert "2026-11-28" in last["operationParameters"]["predicate"]
     # The other date's rows are untouched.
     first = read_table(spark, ref).where(F.col("as_of_date") == F.lit(FIRST))
-    features = read_table(spark, table_ref(e2e_world.cfg.storage, "features", "account_features"))
+    features = read_table(spark, ACCOUNT_FEATURES.ref(e2e_world.cfg.storage))
     assert first.count() == features.where(F.col("as_of_date") == F.lit(FIRST)).count() > 0
 
 
 def test_audits_are_drawn_and_the_simulated_verdicts_come_back_through_ingest(spark, e2e_world):
     cfg = e2e_world.cfg
-    audits = read_table(spark, table_ref(cfg.storage, "scores", "audit_requests"))
+    audits = read_table(spark, AUDIT_REQUESTS.ref(cfg.storage))
     first = audits.where(F.col("as_of_date") == F.lit(FIRST))
     budgets = cfg.score.audit_sample
-    scores = read_table(spark, table_ref(cfg.storage, "scores", "scores"))
+    scores = read_table(spark, SCORES.ref(cfg.storage))
     sizes = {
         r["decision"]: r["count"]
         for r in scores.where(F.col("as_of_date") == F.lit(FIRST))
@@ -108,7 +118,7 @@ def test_audits_are_drawn_and_the_simulated_verdicts_come_back_through_ingest(sp
     assert audits.where(F.col("as_of_date") == F.lit(D)).count() > 0
     # ops-sim answered every audit on the next day; the second run ingested the verdicts.
     assert "random_audit" in e2e_world.ops_out
-    ops = read_table(spark, table_ref(cfg.storage, "raw", "ops_actions"))
+    ops = read_table(spark, RAW_OPS_ACTIONS.ref(cfg.storage))
     answered = ops.where(
         (F.col("review_trigger") == "random_audit")
         & (F.to_date("action_at") == F.lit(FIRST + dt.timedelta(days=1)))
@@ -126,7 +136,7 @@ def _decisions_of_a_report(spark, e2e_world, capsys) -> tuple[str, dict[str, flo
     assert main(["report", "--as-of-date", D.isoformat(), *e2e_world.args]) == 0
     out = capsys.readouterr().out
     why = re.search(r"recommendation: (.*)", out).group(1)
-    rows = read_table(spark, table_ref(e2e_world.cfg.storage, "monitoring", "monitoring")).where(
+    rows = read_table(spark, MONITORING.ref(e2e_world.cfg.storage)).where(
         F.col("as_of_date") == F.lit(D)
     )
     decided = {
@@ -149,7 +159,7 @@ def _decisions_of_a_report(spark, e2e_world, capsys) -> tuple[str, dict[str, flo
 def test_no_decision_changes_when_the_truth_is_altered_or_absent(spark, e2e_world, capsys):
     """Promotion, its audited evidence and the cadence come from ops data only: flipping
     every account's truth, or removing the truth table, must not move any of them."""
-    truth_ref = table_ref(e2e_world.cfg.storage, "truth", "ground_truth")
+    truth_ref = GROUND_TRUTH.ref(e2e_world.cfg.storage)
     kept = f"{truth_ref.path}.kept"
     before = _decisions_of_a_report(spark, e2e_world, capsys)
     assert before[1]["audits_block"] > 0 and "audited" in before[0]
@@ -170,30 +180,31 @@ def test_no_decision_changes_when_the_truth_is_altered_or_absent(spark, e2e_worl
 
 def test_only_synthetic_steps_and_displays_read_the_truth():
     """Labels, features, scoring and ingest never read the generator's truth. The modules
-    that do: the world and ops-sim (synthetic steps), the run record (audit.py names the
-    table), and train and report, for the truth metrics they log and show beside their
-    estimates (the report test above checks its decisions do not move with the truth; a
-    new reader here must show the same)."""
+    that do: the world and ops-sim (synthetic steps), the table catalogue and the pipeline
+    (they name the table), and train and report, for the truth metrics they log and show
+    beside their estimates (the report test above checks its decisions do not move with
+    the truth; a new reader here must show the same)."""
     import pathlib
 
     root = pathlib.Path(__file__).resolve().parent.parent / "botdetect"
     readers = sorted(
         str(p.relative_to(root))
         for p in root.rglob("*.py")
-        if "TRUTH_LAYER" in p.read_text() or "ground_truth" in p.read_text()
+        if "GROUND_TRUTH" in p.read_text() or "ground_truth" in p.read_text()
     )
     assert readers == [
-        "audit.py",
         "generate/ops_team.py",
         "generate/stage.py",
         "generate/world.py",
+        "pipeline.py",
         "report/stage.py",
+        "table_catalog.py",
         "train/stage.py",
     ]
 
 
 def test_report_writes_monitoring_rows_and_a_complete_run_report(spark, e2e_world):
-    rows = read_table(spark, table_ref(e2e_world.cfg.storage, "monitoring", "monitoring")).where(
+    rows = read_table(spark, MONITORING.ref(e2e_world.cfg.storage)).where(
         F.col("as_of_date") == F.lit(D)
     )
     names = {r["name"] for r in rows.select("name").collect()}
@@ -259,12 +270,12 @@ def test_scoring_without_the_alias_fails_and_writes_nothing(spark, e2e_world, ca
     )
     assert code == 1
     assert "has no alias 'gone'" in capsys.readouterr().err
-    scores = read_table(spark, table_ref(e2e_world.cfg.storage, "scores", "scores"))
+    scores = read_table(spark, SCORES.ref(e2e_world.cfg.storage))
     assert scores.where(F.col("as_of_date") == F.lit(dt.date(2026, 11, 27))).count() == 0
 
 
 def test_every_run_is_audited_with_versions_code_and_conf(spark, e2e_world):
-    runs = read_table(spark, table_ref(e2e_world.cfg.storage, "audit", "runs"))
+    runs = read_table(spark, AUDIT_RUNS.ref(e2e_world.cfg.storage))
     ok = runs.where(F.col("status") == "success")
     stages = {r["stage"] for r in ok.select("stage").distinct().collect()}
     assert {"generate", "ingest", "validate", "features", "labels", "train", "score"} <= stages

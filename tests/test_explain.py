@@ -11,8 +11,7 @@ from pyspark.ml import PipelineModel
 from pyspark.ml.classification import LogisticRegressionModel, RandomForestClassificationModel
 from pyspark.ml.feature import SQLTransformer, StandardScalerModel
 
-from botdetect.config import ForestConfig, LogisticConfig
-from botdetect.score.explain import (
+from botdetect.model.explain import (
     Explainer,
     directions_tag,
     explained_cuts,
@@ -20,8 +19,9 @@ from botdetect.score.explain import (
     feature_directions,
     reason_codes,
 )
+from botdetect.model.registry import ServedModel
 from botdetect.train.models import ForestParams, fit, forest_pipeline, logistic_pipeline
-from botdetect.train.registry import ServedModel
+from tests.conftest import DEFAULTS
 
 COLUMNS = ("tweets_1d", "account_age_days", "followers", "const")
 ACCOUNT = "account_id long, tweets_1d double, account_age_days double, followers double"
@@ -182,7 +182,7 @@ def _served(fitted: PipelineModel) -> PipelineModel:
 def test_a_fitted_regression_explains_with_its_own_coefficients_scaler_and_fill(spark):
     train = _training_rows(spark)
     columns = list(COLUMNS[:3])
-    served = _served(fit(logistic_pipeline(columns, LogisticConfig(), -1.0, 0.01), train))
+    served = _served(fit(logistic_pipeline(columns, DEFAULTS.train.logistic, -1.0, 0.01), train))
     explainer = explainer_for(served, columns, None)
     model = next(s for s in served.stages if isinstance(s, LogisticRegressionModel))
     scaler = next(s for s in served.stages if isinstance(s, StandardScalerModel))
@@ -224,7 +224,7 @@ def test_a_fitted_regression_explains_with_its_own_coefficients_scaler_and_fill(
 def test_a_fitted_forest_explains_with_importances_and_stored_directions(spark, caplog):
     train = _training_rows(spark)
     columns = list(COLUMNS)
-    pipeline = forest_pipeline(columns, ForestParams(5, 3, 1), ForestConfig(), -1.0, seed=3)
+    pipeline = forest_pipeline(columns, ForestParams(5, 3, 1), DEFAULTS.train.forest, -1.0, seed=3)
     served = _served(fit(pipeline, train))
     forest = next(s for s in served.stages if isinstance(s, RandomForestClassificationModel))
     directions = {"tweets_1d": 1, "account_age_days": -1, "followers": -1, "const": 0}
@@ -233,7 +233,7 @@ def test_a_fitted_forest_explains_with_importances_and_stored_directions(spark, 
     assert explainer.weights == tuple(forest.featureImportances.toArray())
     assert explainer.directions == (1, -1, -1, 0)
     assert explainer.fills == (-1.0,) * 4
-    with caplog.at_level(logging.WARNING, logger="botdetect.score.explain"):
+    with caplog.at_level(logging.WARNING, logger="botdetect.model.explain"):
         unknown = explainer_for(served, columns, None)
     assert unknown.directions is None
     assert [r.message.split(":")[0] for r in caplog.records] == [

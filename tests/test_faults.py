@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 
 from botdetect.cli import main
 from botdetect.io.tables import read_table, table_ref, table_version
+from botdetect.table_catalog import SCORES
 from tests.conftest import E2E_ACCOUNTS, E2E_DATE, E2E_FIRST
 
 pytestmark = pytest.mark.slow
@@ -91,7 +92,7 @@ def test_killed_write_keeps_the_previous_version_and_a_rerun_matches(
 
 
 def _score_rows(spark, cfg, day):
-    scores = read_table(spark, table_ref(cfg.storage, "scores", "scores"))
+    scores = read_table(spark, SCORES.ref(cfg.storage))
     return scores.where(F.col("as_of_date") == F.lit(day))
 
 

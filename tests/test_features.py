@@ -12,10 +12,10 @@ from pyspark.sql import functions as F
 
 from botdetect.config import load_config
 from botdetect.contract import ACCOUNTS, FOLLOWS, INTERACTIONS, LOGINS, TWEETS
+from botdetect.dates import end_of_day
 from botdetect.features.catalog import KEY_COLUMNS, feature_columns
 from botdetect.features.cluster import connected_components
 from botdetect.features.daily import daily_partials
-from botdetect.features.profile import end_of_day
 from botdetect.features.stage import build_account_features, run_features
 from botdetect.features.text import near_duplicate_key, normalise_text
 from botdetect.generate.stage import run_generate

@@ -1,4 +1,4 @@
-"""The synthetic platform: deterministic, to contract, and hard in the ways DESIGN.md asks."""
+"""The synthetic platform: deterministic, to contract, and hard in the ways the README describes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from botdetect.config import load_config
-from botdetect.contract import GROUND_TRUTH_SCHEMA, SOURCE_TABLES
+from botdetect.contract import SOURCE_TABLES
 from botdetect.generate.world import BENIGN_AUTOMATION_KINDS, generate_world, plan_world
+from botdetect.table_catalog import GROUND_TRUTH
 
 AS_OF = dt.date(2026, 11, 28)
 PLATFORM_START = dt.date(2010, 1, 1)
@@ -48,7 +49,7 @@ def test_schemas_equal_the_contract(tiny_world):
     _, tables = tiny_world
     for name, table in SOURCE_TABLES.items():
         assert _types(tables[name].schema) == _types(table.schema), name
-    assert _types(tables["ground_truth"].schema) == _types(GROUND_TRUTH_SCHEMA)
+    assert _types(tables["ground_truth"].schema) == _types(GROUND_TRUTH.schema)
 
 
 def test_same_seed_gives_identical_tables_and_another_seed_does_not(spark, tiny_world):

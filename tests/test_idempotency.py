@@ -30,6 +30,7 @@ from pyspark.sql import functions as F
 from botdetect.cli import main
 from botdetect.contract import SOURCE_TABLES
 from botdetect.io.tables import TableRef, read_table, table_ref, table_version
+from botdetect.table_catalog import AUDIT_RUNS
 from tests.conftest import E2E_DATE, E2E_FIRST
 
 pytestmark = pytest.mark.slow
@@ -59,7 +60,7 @@ def _commits_since(spark, ref: TableRef, version: int) -> list[Row]:
 
 
 def _successful_runs(spark, cfg, stage: str) -> int:
-    runs = read_table(spark, table_ref(cfg.storage, "audit", "runs"))
+    runs = read_table(spark, AUDIT_RUNS.ref(cfg.storage))
     done = (F.col("stage") == stage) & (F.col("as_of_date") == F.lit(D))
     return runs.where(done & (F.col("status") == "success")).count()
 

@@ -22,6 +22,7 @@ from botdetect.ingest import (
 )
 from botdetect.io.landing import SourceNotFoundError, describe_unreadable_file, write_export
 from botdetect.io.tables import TableRef, table_version
+from botdetect.table_catalog import QUARANTINE
 from tests.conftest import tiny_config
 
 AS_OF = dt.date(2026, 11, 28)
@@ -103,6 +104,10 @@ def test_each_kind_of_bad_row_is_quarantined_with_its_reason(spark, cfg):
     assert (result.read, result.written, result.quarantined) == (8, 2, 6)
     records = [r["record"] for r in quarantine(spark, cfg).collect()]
     assert any('"created_at":"yesterday"' in r for r in records)  # the original is kept
+    stored = quarantine(spark, cfg).schema
+    assert [(f.name, f.dataType) for f in stored] == [
+        (f.name, f.dataType) for f in QUARANTINE.schema
+    ]  # the catalogue's declaration
 
 
 def test_unknown_enum_and_wrong_boolean_are_quarantined(spark, cfg):

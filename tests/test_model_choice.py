@@ -6,9 +6,9 @@ import pytest
 
 from botdetect.config import load_config
 from botdetect.features.catalog import feature_columns
+from botdetect.model.scoring import FOREST, LOGISTIC
 from botdetect.train import evaluate as ev
 from botdetect.train.bootstrap import BootstrapCurves
-from botdetect.train.models import FOREST, LOGISTIC
 from botdetect.train.stage import (
     Candidate,
     Judged,

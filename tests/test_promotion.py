@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from botdetect.config import load_config
-from botdetect.train import registry
+from botdetect.model import registry
 from botdetect.train.stage import _judge_champion, compare_flags
 
 

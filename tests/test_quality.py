@@ -14,9 +14,15 @@ from botdetect.features.catalog import KEY_COLUMNS, feature_columns
 from botdetect.features.stage import run_features
 from botdetect.generate.stage import run_generate
 from botdetect.ingest import run_ingest
+from botdetect.pipeline import FEATURES, RunOptions, run_stage
 from botdetect.quality.checks import orphan_fraction, volume_change
 from botdetect.quality.gx import CheckResult, run_checks
-from botdetect.quality.stage import QualityGateError, critical_failures, run_validate
+from botdetect.quality.stage import (
+    QualityGateError,
+    critical_failures,
+    render_report,
+    run_validate,
+)
 from botdetect.quality.suites import apply_overrides, features_suite, raw_suite
 from tests.conftest import tiny_config
 
@@ -239,12 +245,44 @@ def test_gate_passes_clean_data_and_stops_bad_data(spark, tmp_path):
     message = str(gate.value)
     assert "tweets.created_at: ExpectColumnMaxToBeBetween failed, observed" in message
     assert "2030-01-01" in message
+    # The gate is checked where stages run (pipeline.run_stage: the CLI, jobs, pipeline).
     with pytest.raises(QualityGateError, match="features: the raw quality gate failed"):
-        run_features(spark, cfg)
-    assert run_features(spark, cfg, force=True).accounts == 300
+        run_stage(spark, cfg, FEATURES)
+    assert run_stage(spark, cfg, FEATURES, RunOptions(force=True)).accounts == 300
+    runs = spark.read.format("delta").load(str(tmp_path / "audit" / "runs"))
+    refused = runs.where("stage = 'features' AND status = 'failed'").collect()
+    assert len(refused) == 1
+    assert "QualityGateError" in refused[0]["error"]
 
     stored = spark.read.format("delta").load(str(tmp_path / "quality" / "quality_results"))
     raw_rows = stored.where((F.col("stage") == "raw") & (F.col("as_of_date") == D))
     assert raw_rows.where("NOT success AND severity = 'critical'").count() >= 1
     assert raw_rows.count() == len(raw_results)  # the rerun replaced, not appended
     assert dataclasses.is_dataclass(raw_results[0])
+
+
+def test_quality_report_is_a_page_of_the_shared_renderer_with_failures_first():
+    results = [
+        CheckResult(
+            "tweets", "ExpectColumnValuesToBeUnique", "id", "warning", True, None, None, None, "a<b"
+        ),
+        CheckResult(
+            "tweets",
+            "ExpectColumnMaxToBeBetween",
+            "created_at",
+            "critical",
+            False,
+            "2030-01-01",
+            1,
+            0.1,
+            None,
+        ),
+    ]
+    page = render_report("raw", D, results)
+    assert "<h1>Data quality: raw for 2026-11-28: FAILED</h1>" in page
+    assert "2 expectations, 1 failed (1 critical, 0 warnings)." in page
+    assert page.index('<tr class="critical"><td>tweets</td><td>created_at</td>') < page.index(
+        '<tr class="ok">'
+    )
+    assert "<td>a&lt;b</td>" in page  # values are escaped
+    assert "PASSED" in render_report("raw", D, results[:1])

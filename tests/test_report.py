@@ -7,11 +7,11 @@ import math
 
 import pytest
 
-from botdetect.config import MonitoringConfig
 from botdetect.report import shadow
 from botdetect.report.audited import Estimate
 from botdetect.report.drift import Drift, drift, psi
 from botdetect.report.stage import drift_rows, drift_status, flagged_rate_status
+from tests.conftest import DEFAULTS
 
 D = dt.date(2026, 11, 28)
 
@@ -50,7 +50,7 @@ def test_drift_in_spark_finds_a_shift_and_a_small_new_tail(spark):
 
 
 def test_drift_status_and_rows():
-    m = MonitoringConfig()
+    m = DEFAULTS.monitoring
     assert drift_status(Drift(0.3, 1.0, 0.001), m) == "alert"
     assert drift_status(Drift(0.15, 1.0, 0.001), m) == "warn"
     assert drift_status(Drift(0.01, 5.0, 0.002), m) == "alert"  # a new tail

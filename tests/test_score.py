@@ -3,23 +3,24 @@ test_explain.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from botdetect.model.explain import percentile_of, population_cuts
+from botdetect.model.registry import ServedModel
 from botdetect.score.decisions import (
     decide,
     hourly_peaks,
     max_tweets_per_hour,
-    percentile_of,
-    population_cuts,
     rate_cap,
     review_queue,
 )
 from botdetect.score.stage import FeatureSchemaError, check_features
-from botdetect.train.registry import ServedModel
+from tests.conftest import DEFAULTS
 
 D = dt.date(2026, 11, 28)
 
@@ -169,8 +170,7 @@ def test_review_queue_breaks_value_ties_by_account_and_is_empty_without_flags(sp
 def test_score_accounts_explains_flagged_accounts_with_the_served_regression(spark):
     from types import SimpleNamespace
 
-    from botdetect.config import LogisticConfig, ScoreConfig
-    from botdetect.score.explain import explainer_for
+    from botdetect.model.explain import explainer_for
     from botdetect.score.stage import score_accounts
     from botdetect.train.models import fit, logistic_pipeline
 
@@ -181,7 +181,7 @@ def test_score_accounts_explains_flagged_accounts_with_the_served_regression(spa
         + [(0, 1.0, float(i), 50.0 + i) for i in range(20)],
         "label int, weight double, tweets_1d double, followers double",
     )
-    pipeline = fit(logistic_pipeline(columns, LogisticConfig(), -1.0, 0.01), train)
+    pipeline = fit(logistic_pipeline(columns, DEFAULTS.train.logistic, -1.0, 0.01), train)
     tags = {"feature_columns": ",".join(columns), "threshold_block": "0.9"}
     model = ServedModel("m", "1", "models:/m/1", "run", tags)
     features = spark.createDataFrame(
@@ -202,7 +202,9 @@ def test_score_accounts_explains_flagged_accounts_with_the_served_regression(spa
         " followers double, distinct_recipients_7d long",
     )
     peaks = spark.createDataFrame([], "account_id long, peak_tweets_per_hour int")
-    cfg = SimpleNamespace(score=ScoreConfig(reasons=2))  # score_accounts reads cfg.score only
+    cfg = SimpleNamespace(
+        score=dataclasses.replace(DEFAULTS.score, reasons=2)
+    )  # score_accounts reads cfg.score only
     explainer = explainer_for(pipeline, columns, None).strongest(cfg.score.reason_features)
     got = {
         r["account_id"]: (r["decision"], r["reasons"])

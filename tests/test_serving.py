@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from botdetect.config import load_config
-from botdetect.score.stage import served_model
-from botdetect.train import registry
+from botdetect.model import registry
+from botdetect.model.registry import served_model
 
 
 def _model(version: str, block: str) -> registry.ServedModel:

@@ -16,8 +16,9 @@ from pyspark.sql import functions as F
 
 from botdetect.config import load_config
 from botdetect.io.tables import read_table, table_version
+from botdetect.table_catalog import SPLITS
 from botdetect.train.dataset import labelled_rows, split_of
-from botdetect.train.splits import SPLITS_SCHEMA, assign_new, splits_ref, update_splits
+from botdetect.train.splits import assign_new, splits_ref, update_splits
 
 SEED, FRACTIONS = 23, [0.7, 0.15, 0.15]
 D1, D2 = dt.date(2026, 11, 14), dt.date(2026, 11, 21)
@@ -39,7 +40,7 @@ def _features(spark, rows, as_of=D1):
 
 
 def _rows(spark, rows):
-    return spark.createDataFrame(rows, SPLITS_SCHEMA)
+    return spark.createDataFrame(rows, SPLITS.schema)
 
 
 def _pairs(spark, rows):
@@ -192,7 +193,7 @@ def test_an_empty_date_inserts_nothing(spark, cfg):
     empty = _features(spark, [])
     assert update_splits(spark, cfg, empty, D1).count() == 0
     assert _table(spark, cfg).count() == 0  # the table exists, empty
-    assert _table(spark, cfg).schema == SPLITS_SCHEMA
+    assert _table(spark, cfg).schema == SPLITS.schema
     update_splits(spark, cfg, _features(spark, [(2, 2)]), D1)
     version = table_version(spark, splits_ref(cfg))
     assert update_splits(spark, cfg, _features(spark, [], D2), D2).count() == 0
@@ -200,7 +201,7 @@ def test_an_empty_date_inserts_nothing(spark, cfg):
 
 
 def test_a_null_cluster_id_is_a_singleton_of_the_account(spark):
-    none = spark.createDataFrame([], SPLITS_SCHEMA)
+    none = spark.createDataFrame([], SPLITS.schema)
     # As the features stage does: each account is its own component, so two accounts
     # with a null id are hashed apart, not lumped into one "null" component.
     got = assign_new(_features(spark, [(2, None), (27, None)]), none, SEED, FRACTIONS, D1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
+from botdetect.model.registry import Comparison, decide_promotion
 from botdetect.train import evaluate as ev
 from botdetect.train.dataset import (
     TrainingDataError,
@@ -13,7 +14,6 @@ from botdetect.train.dataset import (
     split_of,
     training_rows,
 )
-from botdetect.train.registry import Comparison, decide_promotion
 from botdetect.train.stage import threshold_metrics
 
 # Ten bins. Negatives were sampled at 10%, so each stands for 10 accounts (w = 10).

@@ -31,17 +31,17 @@ def connected_components(edges_df: DataFrame, max_iterations: int) -> DataFrame:
     labels = labels.localCheckpoint()
     for round_no in range(1, max_iterations + 1):
         resource_labels = (
-            edges.join(labels, "account_id", "inner")
+            edges.join(labels, "account_id", how="inner")
             .groupBy("resource")
             .agg(F.min("label").alias("label"))
         )
         proposed = (
-            edges.join(resource_labels, "resource", "inner")
+            edges.join(resource_labels, "resource", how="inner")
             .groupBy("account_id")
             .agg(F.min("label").alias("proposed"))
         )
         updated = (
-            labels.join(proposed, "account_id", "left")
+            labels.join(proposed, "account_id", how="left")
             .select(
                 "account_id",
                 F.least(F.col("label"), F.coalesce(F.col("proposed"), F.col("label"))).alias(
@@ -65,4 +65,4 @@ def connected_components(edges_df: DataFrame, max_iterations: int) -> DataFrame:
 def cluster_sizes(components_df: DataFrame) -> DataFrame:
     """(account_id, cluster_id) -> plus cluster_size, the number of accounts in it."""
     sizes = components_df.groupBy("cluster_id").agg(F.count("*").alias("cluster_size"))
-    return components_df.join(sizes, "cluster_id", "inner")
+    return components_df.join(sizes, "cluster_id", how="inner")

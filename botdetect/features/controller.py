@@ -30,7 +30,7 @@ def account_resources(daily_df: DataFrame, as_of: dt.date, window: int, column: 
 def with_sharers(pairs_df: DataFrame) -> DataFrame:
     """(account_id, resource) pairs plus `sharers`: how many accounts use the resource."""
     per_resource = pairs_df.groupBy("resource").agg(F.count("*").alias("sharers"))
-    return pairs_df.join(per_resource, "resource", "inner")
+    return pairs_df.join(per_resource, "resource", how="inner")
 
 
 def resource_sharing(shared_df: DataFrame, hot_cap: int, prefix: str) -> DataFrame:
@@ -80,7 +80,7 @@ def template_sharing(elements_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
         .groupBy("account_id")
         .agg(F.count("*").alias("_templates"))
     )
-    return distinct_templates.join(per_account, "account_id", "left").select(
+    return distinct_templates.join(per_account, "account_id", how="left").select(
         "account_id",
         F.coalesce(F.col("max_template_accounts"), F.lit(0))
         .cast("long")
@@ -102,7 +102,7 @@ def near_duplicate_pairs(elements_df: DataFrame, cfg: FeaturesConfig) -> DataFra
     other = keys.select("resource", F.col("account_id").alias("b"))
     return (
         keys.select("resource", F.col("account_id").alias("a"))
-        .join(other, "resource", "inner")
+        .join(other, "resource", how="inner")
         .where(F.col("a") < F.col("b"))
         .groupBy("a", "b")
         .agg(F.count("*").alias("shared"))
@@ -127,7 +127,7 @@ def near_duplicate_sharing(
         .groupBy("account_id")
         .agg((F.sum(_is_twin_key(cfg).cast("int")) / F.count("*")).alias("nd_twin_share"))
     )
-    return shares.join(twins, "account_id", "left")
+    return shares.join(twins, "account_id", how="left")
 
 
 def _is_twin_key(cfg: FeaturesConfig) -> Column:
@@ -147,7 +147,7 @@ def creation_bursts(accounts_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
         ("creation_device_h", cfg.hot_device_accounts, "created_same_device_1d"),
     ):
         result = result.join(
-            _burst_count(accounts_df, column, cap, cfg, name), "account_id", "left"
+            _burst_count(accounts_df, column, cap, cfg, name), "account_id", how="left"
         )
     return result.select(
         "account_id",
@@ -166,7 +166,7 @@ def _burst_count(
         "account_id", F.col(column).alias("res"), F.unix_timestamp("created_at").alias("ts")
     )
     per_res = created.groupBy("res").agg(F.count("*").alias("n"))
-    small = created.join(per_res.where((F.col("n") > 1) & (F.col("n") <= cap)), "res", "inner")
+    small = created.join(per_res.where((F.col("n") > 1) & (F.col("n") <= cap)), "res", how="inner")
     bucketed = small.withColumn("bucket", F.floor(F.col("ts") / width))
     others = bucketed.select(
         F.col("account_id").alias("other_id"),
@@ -177,7 +177,7 @@ def _burst_count(
         ),
     )
     return (
-        bucketed.join(others, ["res", "bucket"], "inner")
+        bucketed.join(others, ["res", "bucket"], how="inner")
         .where(
             (F.col("other_id") != F.col("account_id"))
             & (F.abs(F.col("other_ts") - F.col("ts")) <= width)

@@ -102,7 +102,7 @@ def reply_recipients(tweets_df: DataFrame) -> DataFrame:
         F.col("tweet_id").alias("parent_tweet_id"), F.col("account_id").alias("parent_author")
     )
     return (
-        replies.join(authors, "parent_tweet_id", "inner")
+        replies.join(authors, "parent_tweet_id", how="inner")
         .where(F.col("parent_author") != F.col("account_id"))
         .groupBy(*KEYS)
         .agg(F.collect_set("parent_author").alias("_replied_to"))
@@ -138,7 +138,7 @@ def tweet_partials(tweets_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
             F.collect_set(_bucket(F.col("ts"), cfg)).alias("tweet_buckets"),
             F.array_distinct(F.flatten(F.collect_list("mentions"))).alias("_mentioned"),
         )
-        .join(reply_recipients(tweets_df), KEYS, "left")
+        .join(reply_recipients(tweets_df), KEYS, how="left")
     )
     n_gaps = F.greatest(F.col("n_tweets") - 1, F.lit(0))
     recipients = F.array_union(F.col("_mentioned"), F.coalesce(F.col("_replied_to"), _no_ids()))
@@ -161,12 +161,12 @@ def engagement_partials(interactions_df: DataFrame, tweets_df: DataFrame) -> Dat
     )
     authors = tweets_df.select("tweet_id", F.col("account_id").alias("author_id"))
     received = (
-        interactions_df.join(authors, "tweet_id", "inner")
+        interactions_df.join(authors, "tweet_id", how="inner")
         .where(F.col("author_id") != F.col("account_id"))
         .groupBy(F.col("author_id").alias("account_id"), "event_date")
         .agg(F.count("*").cast("int").alias("n_engagement_received"))
     )
-    return given.join(received, KEYS, "full")
+    return given.join(received, KEYS, how="full")
 
 
 def login_partials(logins_df: DataFrame, cfg: FeaturesConfig, key: str) -> DataFrame:
@@ -179,7 +179,7 @@ def login_partials(logins_df: DataFrame, cfg: FeaturesConfig, key: str) -> DataF
     )
     synced = synchronous_logins(hashed, cfg)
     return (
-        hashed.join(synced, ["account_id", "event_date", "ts", "ip_h"], "left")
+        hashed.join(synced, ["account_id", "event_date", "ts", "ip_h"], how="left")
         .groupBy(*KEYS)
         .agg(
             F.count("*").cast("int").alias("n_logins"),
@@ -205,7 +205,7 @@ def synchronous_logins(hashed_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
     )
     candidates = (
         hashed_df.where(F.col("ip_h").isNotNull())
-        .join(per_ip, ["event_date", "ip_h"], "inner")
+        .join(per_ip, ["event_date", "ip_h"], how="inner")
         .where((F.col("ip_accounts") > 1) & (F.col("ip_accounts") <= cfg.hot_ip_accounts))
         .select("account_id", "event_date", "ts", "ip_h")
         .withColumn("bucket", F.floor(F.col("ts") / cfg.sync_seconds))
@@ -220,7 +220,7 @@ def synchronous_logins(hashed_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
         ),
     )
     return (
-        candidates.join(others, ["event_date", "ip_h", "bucket"], "inner")
+        candidates.join(others, ["event_date", "ip_h", "bucket"], how="inner")
         .where(
             (F.col("other_id") != F.col("account_id"))
             & (F.abs(F.col("other_ts") - F.col("ts")) <= cfg.sync_seconds)
@@ -290,8 +290,8 @@ def daily_partials(
     """One row per account with any activity on an event day; counts are 0, not null."""
     joined = (
         tweet_partials(tweets_df, cfg)
-        .join(engagement_partials(interactions_df, tweets_df), KEYS, "full")
-        .join(login_partials(logins_df, cfg, key), KEYS, "full")
+        .join(engagement_partials(interactions_df, tweets_df), KEYS, how="full")
+        .join(login_partials(logins_df, cfg, key), KEYS, how="full")
     )
     filled = joined.select(
         *KEYS,

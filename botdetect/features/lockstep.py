@@ -56,7 +56,7 @@ def uncrowded(buckets_df: DataFrame, crowd_factor: float) -> DataFrame:
     per_bucket = buckets_df.groupBy("bucket").agg(F.count("*").alias("active"))
     limit = per_bucket.agg((F.avg("active") * F.lit(crowd_factor)).alias("limit"))
     kept = per_bucket.crossJoin(limit).where(F.col("active") <= F.col("limit")).select("bucket")
-    return buckets_df.join(F.broadcast(kept), "bucket", "inner")
+    return buckets_df.join(F.broadcast(kept), "bucket", how="inner")
 
 
 def bucket_sets(buckets_df: DataFrame, min_size: int) -> DataFrame:
@@ -93,12 +93,12 @@ def candidate_pairs(keys_df: DataFrame, max_key_accounts: int) -> DataFrame:
     usable = keys_df.join(
         per_key.where((F.col("holders") >= 2) & (F.col("holders") <= max_key_accounts)),
         ["band", "key"],
-        "inner",
+        how="inner",
     ).select("band", "key", "account_id")
     other = usable.withColumnRenamed("account_id", "b")
     return (
         usable.withColumnRenamed("account_id", "a")
-        .join(other, ["band", "key"], "inner")
+        .join(other, ["band", "key"], how="inner")
         .where(F.col("a") < F.col("b"))
         .select("a", "b")
         .distinct()
@@ -110,7 +110,7 @@ def scored_pairs(candidates_df: DataFrame, sets_df: DataFrame, cfg: FeaturesConf
     similarity, and `clock_phases` of the shared buckets."""
     a = sets_df.select(F.col("account_id").alias("a"), F.col("buckets").alias("sa"))
     b = sets_df.select(F.col("account_id").alias("b"), F.col("buckets").alias("sb"))
-    joined = candidates_df.join(a, "a", "inner").join(b, "b", "inner")
+    joined = candidates_df.join(a, "a", how="inner").join(b, "b", how="inner")
     common = joined.select("a", "b", "sa", "sb", F.array_intersect("sa", "sb").alias("common"))
     return common.select(
         "a",
@@ -187,5 +187,5 @@ def lockstep_features(pairs_df: DataFrame, max_iterations: int) -> DataFrame:
             "account_id", F.col("cluster_size").cast("long").alias("lockstep_component_size")
         ),
         "account_id",
-        "left",
+        how="left",
     )

@@ -7,17 +7,8 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from botdetect.dates import end_of_day
 from botdetect.features.rollup import safe_ratio
-
-
-def end_of_day(as_of: dt.date) -> dt.datetime:
-    """The first instant after the as-of date: data strictly before it is visible."""
-    return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
-
-
-def created_by(as_of: dt.date, column: str = "created_at") -> Column:
-    """Rows that exist at the as-of date: created before the end of that day."""
-    return F.col(column) < F.lit(end_of_day(as_of))
 
 
 def digit_ratio(text: Column) -> Column:
@@ -45,7 +36,7 @@ def mutual_follows(follows_df: DataFrame) -> DataFrame:
     back = follows_df.select(
         F.col("followed_account_id").alias("account_id"), F.col("account_id").alias("other_id")
     )
-    return given.join(back, ["account_id", "other_id"], "inner")
+    return given.join(back, ["account_id", "other_id"], how="inner")
 
 
 def mutual_flagged_counts(pairs_df: DataFrame, flagged_df: DataFrame) -> DataFrame:
@@ -56,7 +47,7 @@ def mutual_flagged_counts(pairs_df: DataFrame, flagged_df: DataFrame) -> DataFra
     """
     flags = flagged_df.select(F.col("account_id").alias("other_id"), F.lit(1).alias("_flagged"))
     return (
-        pairs_df.join(flags, "other_id", "left")
+        pairs_df.join(flags, "other_id", how="left")
         .groupBy("account_id")
         .agg(F.count("*").alias("mutual"), F.count("_flagged").alias("mutual_flagged"))
     )
@@ -97,7 +88,9 @@ def follow_features(
         F.count("*").alias("followers"), *windowed(received, "follows_received")
     )
     mutuals = mutual_flagged_counts(mutual_follows(follows_df), spam_df)
-    return following.join(followers, "account_id", "full").join(mutuals, "account_id", "left")
+    return following.join(followers, "account_id", how="full").join(
+        mutuals, "account_id", how="left"
+    )
 
 
 def follow_columns(windows: list[int]) -> dict[str, Column]:

@@ -271,5 +271,7 @@ def activity_features(
         for w in windows
         for name in DISTINCT_SETS
     ]
-    aggregated = sums.join(counts, "account_id", "left").select(*[c for c in sums.columns], *zero)
+    aggregated = sums.join(counts, "account_id", how="left").select(
+        *[c for c in sums.columns], *zero
+    )
     return aggregated.select("account_id", *window_features(aggregated, windows))

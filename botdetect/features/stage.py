@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from botdetect.config import Config, FeaturesConfig
-from botdetect.contract import RAW_LAYER
+from botdetect.dates import created_by, day_range, end_of_day, window_start
 from botdetect.features.catalog import FEATURES, KEY_COLUMNS, feature_columns
 from botdetect.features.cluster import cluster_sizes, connected_components
 from botdetect.features.controller import (
@@ -27,8 +27,6 @@ from botdetect.features.controller import (
 from botdetect.features.daily import NON_NULL_COLUMNS, daily_partials
 from botdetect.features.lockstep import lockstep_features, lockstep_pairs, pair_edges
 from botdetect.features.profile import (
-    created_by,
-    end_of_day,
     follow_columns,
     follow_features,
     profile_features,
@@ -37,17 +35,21 @@ from botdetect.features.rollup import activity_features, kind_elements, window_e
 from botdetect.io.tables import (
     read_table,
     table_exists,
-    table_ref,
     write_date_partition,
     write_table,
 )
 from botdetect.privacy import keyed_hash, pseudonym_key
-from botdetect.quality.stage import require_gate
+from botdetect.table_catalog import (
+    ACCOUNT_FEATURES,
+    FEATURES_DAILY,
+    RAW,
+    RAW_ACCOUNTS,
+    RAW_FOLLOWS,
+    RAW_OPS_ACTIONS,
+)
 from botdetect.verdicts import standing_spam
 
 log = logging.getLogger(__name__)
-
-FEATURES_LAYER = "features"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,22 +109,22 @@ def build_account_features(
     controller = connected_components(
         infrastructure.unionByName(pair_edges(lockstep, "lockstep")), cfg.cluster_max_iterations
     )
-    clusters = sizes.select("account_id", "cluster_size").join(controller, "account_id", "full")
+    clusters = sizes.select("account_id", "cluster_size").join(controller, "account_id", how="full")
     joined = (
         profile_features(accounts_df, as_of)
-        .join(activity_features(daily_df, elements_df, as_of, windows), "account_id", "left")
-        .join(template_sharing(elements_df, cfg), "account_id", "left")
-        .join(near_duplicate_sharing(elements_df, twins, cfg), "account_id", "left")
-        .join(lockstep_features(lockstep, cfg.cluster_max_iterations), "account_id", "left")
-        .join(resource_sharing(ip_pairs, cfg.hot_ip_accounts, "ip"), "account_id", "left")
+        .join(activity_features(daily_df, elements_df, as_of, windows), "account_id", how="left")
+        .join(template_sharing(elements_df, cfg), "account_id", how="left")
+        .join(near_duplicate_sharing(elements_df, twins, cfg), "account_id", how="left")
+        .join(lockstep_features(lockstep, cfg.cluster_max_iterations), "account_id", how="left")
+        .join(resource_sharing(ip_pairs, cfg.hot_ip_accounts, "ip"), "account_id", how="left")
         .join(
             resource_sharing(device_pairs, cfg.hot_device_accounts, "device"),
             "account_id",
-            "left",
+            how="left",
         )
-        .join(creation_bursts(accounts_df, cfg), "account_id", "left")
-        .join(clusters, "account_id", "left")
-        .join(follow_features(follows_df, spam_df, as_of, windows), "account_id", "left")
+        .join(creation_bursts(accounts_df, cfg), "account_id", how="left")
+        .join(clusters, "account_id", how="left")
+        .join(follow_features(follows_df, spam_df, as_of, windows), "account_id", how="left")
     )
     follow_cols = follow_columns(windows)
     columns = []
@@ -141,11 +143,6 @@ def build_account_features(
     )
 
 
-def window_start(as_of: dt.date, windows: list[int]) -> dt.date:
-    """The first event day of the largest window ending at `as_of`."""
-    return as_of - dt.timedelta(days=max(windows) - 1)
-
-
 @dataclasses.dataclass(frozen=True)
 class RollupInputs:
     """What the roll-up reads for an as-of date (all lazy DataFrames)."""
@@ -161,25 +158,21 @@ def rollup_inputs(spark: SparkSession, cfg: Config, as_of: dt.date, key: str) ->
 
     `key` is the pseudonymisation key (`pseudonym_key`), resolved once by the caller.
     """
-    daily_df = read_table(spark, table_ref(cfg.storage, FEATURES_LAYER, "features_daily")).where(
+    daily_df = read_table(spark, FEATURES_DAILY.ref(cfg.storage)).where(
         F.col("event_date").between(window_start(as_of, cfg.features.windows), as_of)
     )
     visible = created_by(as_of)
     accounts_df = (
-        read_table(spark, table_ref(cfg.storage, RAW_LAYER, "accounts"))
+        read_table(spark, RAW_ACCOUNTS.ref(cfg.storage))
         .where(visible)
         .withColumn("creation_ip_h", keyed_hash(F.col("creation_ip"), key))
         .withColumn("creation_device_h", keyed_hash(F.col("creation_device_id"), key))
         .drop("creation_ip", "creation_device_id")
     )
-    follows_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "follows")).where(visible)
-    ops_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "ops_actions"))
+    follows_df = read_table(spark, RAW_FOLLOWS.ref(cfg.storage)).where(visible)
+    ops_df = read_table(spark, RAW_OPS_ACTIONS.ref(cfg.storage))
     spam_df, _ = standing_spam(ops_df, end_of_day(as_of))
     return RollupInputs(daily_df, accounts_df, follows_df, spam_df)
-
-
-def _dates(start: dt.date, end: dt.date) -> list[dt.date]:
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 def _in_dates(dates: list[dt.date]) -> str:
@@ -191,10 +184,10 @@ def dates_to_compute(
 ) -> list[dt.date]:
     """The as-of date, plus any day of the window whose partials are missing."""
     start = window_start(as_of, cfg.features.windows)
-    window = _dates(start, as_of)
+    window = day_range(start, as_of)
     if full_refresh:
         return window
-    daily_ref = table_ref(cfg.storage, FEATURES_LAYER, "features_daily")
+    daily_ref = FEATURES_DAILY.ref(cfg.storage)
     current: set[dt.date] = set()
     if table_exists(spark, daily_ref):
         current = current_partial_days(read_table(spark, daily_ref), start, as_of)
@@ -229,22 +222,19 @@ def current_partial_days(daily_df: DataFrame, start: dt.date, end: dt.date) -> s
     return {r["event_date"] for r in rows if r["stale"] == 0}
 
 
-def run_features(
-    spark: SparkSession, cfg: Config, *, full_refresh: bool = False, force: bool = False
-) -> FeaturesResult:
+def run_features(spark: SparkSession, cfg: Config, *, full_refresh: bool = False) -> FeaturesResult:
     """Update `features_daily` for the needed days, then write `account_features` for the date.
 
-    Refuses a date whose raw quality gate failed, unless `force`.
+    The raw quality gate is checked before this runs (`pipeline.run_stage`).
     """
     as_of = cfg.run_date()
-    require_gate(spark, cfg, "raw", as_of, force=force, consumer="features")
     fcfg = cfg.features
     key = pseudonym_key(fcfg.pseudonym_key_env, cfg.env)
     raw = {
-        name: read_table(spark, table_ref(cfg.storage, RAW_LAYER, name))
+        name: read_table(spark, RAW[name].ref(cfg.storage))
         for name in ("tweets", "interactions", "logins")
     }
-    daily_ref = table_ref(cfg.storage, FEATURES_LAYER, "features_daily")
+    daily_ref = FEATURES_DAILY.ref(cfg.storage)
     dates = dates_to_compute(spark, cfg, as_of, full_refresh=full_refresh)
     predicate = _in_dates(dates)
     # The day's tweets feed three aggregates and its logins two: persist them so each
@@ -256,7 +246,9 @@ def run_features(
         partials = daily_partials(
             tweets_df, raw["interactions"].where(predicate), logins_df, fcfg, key
         )
-        write_table(partials, daily_ref, replace_where=predicate, partition_by=("event_date",))
+        write_table(
+            partials, daily_ref, replace_where=predicate, partition_by=FEATURES_DAILY.partition_by
+        )
     finally:
         tweets_df.unpersist()
         logins_df.unpersist()
@@ -273,10 +265,10 @@ def run_features(
         )
         written = write_date_partition(
             features_df,
-            table_ref(cfg.storage, FEATURES_LAYER, "account_features"),
+            ACCOUNT_FEATURES.ref(cfg.storage),
             "as_of_date",
             as_of,
-            cluster_by="account_id",
+            cluster_by=ACCOUNT_FEATURES.cluster_by,
         )
     finally:
         elements_df.unpersist()

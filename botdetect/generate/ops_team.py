@@ -33,11 +33,11 @@ from pyspark.sql import functions as F
 
 from botdetect.config import Config
 from botdetect.contract import NO_ACTION, SOURCE_TABLES
-from botdetect.generate.random import uniform
-from botdetect.generate.stage import TRUTH_LAYER
+from botdetect.draws import uniform
 from botdetect.generate.world import review_minutes
 from botdetect.io.landing import replace_export_files
-from botdetect.io.tables import read_table, table_exists, table_ref
+from botdetect.io.tables import read_table, table_exists
+from botdetect.table_catalog import AUDIT_REQUESTS, GROUND_TRUTH, REVIEW_QUEUE, Table
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def worklist(audits_df: DataFrame, queue_df: DataFrame) -> DataFrame:
         F.col("priority").cast("double").alias("priority"),
         F.col("m.expected_value").cast("double").alias("expected_value"),
     )
-    queued = members.join(audits.select("account_id"), "account_id", "left_anti")
+    queued = members.join(audits.select("account_id"), "account_id", how="left_anti")
     order = Window.orderBy("tier", F.desc("priority"), F.desc("expected_value"), "account_id")
     # One ordered list of a day's work: a few thousand rows at most (audit budgets plus
     # the queue), so a single-partition window is the honest plan here.
@@ -116,7 +116,7 @@ def verdicts(
     offset = F.floor(uniform(seed, "ops_at", key, day) * WORKDAY_HOURS * 3600)
     at = F.lit(start) + F.make_dt_interval(secs=offset.cast("double"))
     reviewed = work_df.where(F.col("position") <= capacity).join(
-        truth_df.select("account_id", "is_spam_bot"), "account_id", "left"
+        truth_df.select("account_id", "is_spam_bot"), "account_id", how="left"
     )
     restriction: Column = F.when(found_spam, F.lit("suspend")).otherwise(F.lit(NO_ACTION))
     return reviewed.select(
@@ -133,15 +133,15 @@ def verdicts(
 def run_ops_team(spark: SparkSession, cfg: Config) -> OpsTeamResult:
     """Answer D's audit requests and review queue as D + 1's ops work."""
     as_of = cfg.run_date()
-    truth_ref = table_ref(cfg.storage, TRUTH_LAYER, "ground_truth")
+    truth_ref = GROUND_TRUTH.ref(cfg.storage)
     if not table_exists(spark, truth_ref):
         raise OpsTeamError(
             f"ops-sim answers from the generator's truth, and table {truth_ref.label} does "
             "not exist: it runs in synthetic worlds only (run `botdetect generate` first)"
         )
     on_date = F.col("as_of_date") == F.lit(as_of)
-    audits = _date_rows(spark, cfg, "audit_requests").where(on_date)
-    queue = _date_rows(spark, cfg, "review_queue").where(on_date)
+    audits = _date_rows(spark, cfg, AUDIT_REQUESTS).where(on_date)
+    queue = _date_rows(spark, cfg, REVIEW_QUEUE).where(on_date)
     work = worklist(audits, queue).persist()
     team = cfg.generate.ops_team
     review_day = as_of + dt.timedelta(days=1)
@@ -181,8 +181,8 @@ def run_ops_team(spark: SparkSession, cfg: Config) -> OpsTeamResult:
     return result
 
 
-def _date_rows(spark: SparkSession, cfg: Config, name: str) -> DataFrame:
-    ref = table_ref(cfg.storage, "scores", name)
+def _date_rows(spark: SparkSession, cfg: Config, table: Table) -> DataFrame:
+    ref = table.ref(cfg.storage)
     if not table_exists(spark, ref):
         raise OpsTeamError(
             f"ops-sim reviews what scoring asked for, and table {ref.label} does not exist: "

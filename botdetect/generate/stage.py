@@ -13,12 +13,11 @@ from botdetect.config import BOT_KINDS, Config
 from botdetect.contract import SOURCE_TABLES
 from botdetect.generate.world import BENIGN_AUTOMATION_KINDS, generate_world
 from botdetect.io.landing import read_export, write_export
-from botdetect.io.tables import read_table, table_ref, write_table
+from botdetect.io.tables import read_table, write_table
+from botdetect.table_catalog import GROUND_TRUTH
 from botdetect.verdicts import spam_verdict
 
 log = logging.getLogger(__name__)
-
-TRUTH_LAYER = "truth"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +64,7 @@ def run_generate(spark: SparkSession, cfg: Config) -> WorldReport:
     for name, table in SOURCE_TABLES.items():
         log.info("generate: writing %s", name)
         write_export(tables[name].select(*table.columns), landing, table, cfg.generate.format)
-    truth_ref = table_ref(cfg.storage, TRUTH_LAYER, "ground_truth")
+    truth_ref = GROUND_TRUTH.ref(cfg.storage)
     write_table(tables["ground_truth"], truth_ref)
     return summarise_world(spark, cfg, plan.world_start, as_of)
 
@@ -81,12 +80,12 @@ def summarise_world(
         name: read_export(spark, landing, table, fmt, options).count()
         for name, table in SOURCE_TABLES.items()
     }
-    truth_df = read_table(spark, table_ref(cfg.storage, TRUTH_LAYER, "ground_truth"))
+    truth_df = read_table(spark, GROUND_TRUTH.ref(cfg.storage))
     by_kind = {r["bot_kind"]: r["count"] for r in truth_df.groupBy("bot_kind").count().collect()}
     ops_df = read_export(spark, landing, SOURCE_TABLES["ops_actions"], fmt, options)
     spam_df = ops_df.where(spam_verdict()).select("account_id").distinct()
     labelled = (
-        spam_df.join(truth_df, "account_id", "inner")
+        spam_df.join(truth_df, "account_id", how="inner")
         .groupBy("is_spam_bot", "bot_kind")
         .count()
         .collect()

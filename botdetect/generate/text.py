@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from botdetect.generate.random import pick, randint, uniform
+from botdetect.draws import uniform
+from botdetect.generate.randomness import pick, randint
 
 Template = list[list[str]]
 

@@ -2,7 +2,7 @@
 
 The driver only computes a handful of scalars (how many accounts of each kind, the id
 permutation); every row is produced by executors from `spark.range` with counter-based
-randomness (`botdetect.generate.random`), so generation scales with the cluster and the
+randomness (`botdetect.generate.randomness`), so generation scales with the cluster and the
 same seed always gives the same tables.
 
 Accounts are laid out by index in contiguous ranges, one per kind, so that a botnet is a
@@ -28,8 +28,9 @@ from pyspark.sql import functions as F
 
 from botdetect.config import BOT_KINDS, GenerateConfig
 from botdetect.contract import NO_ACTION
+from botdetect.draws import uniform
 from botdetect.generate import text
-from botdetect.generate.random import (
+from botdetect.generate.randomness import (
     bernoulli,
     exponential,
     geometric,
@@ -37,7 +38,6 @@ from botdetect.generate.random import (
     pick,
     positive_id,
     randint,
-    uniform,
 )
 
 HUMAN = "human"

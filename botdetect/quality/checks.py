@@ -14,7 +14,7 @@ def orphan_fraction(
     total = child_df.count()
     orphans = (
         child_df.select("account_id")
-        .join(parent_df.select("account_id").distinct(), "account_id", "left_anti")
+        .join(parent_df.select("account_id").distinct(), "account_id", how="left_anti")
         .count()
     )
     fraction = orphans / total if total else 0.0

@@ -1,8 +1,9 @@
 """`botdetect validate --stage raw|features`: the data-quality gate.
 
 Runs the suites, writes every result to `quality.quality_results` (replacing this stage
-and date), writes an HTML report, and fails on any critical expectation. Downstream
-stages call `require_gate` and refuse a date whose gate failed unless forced.
+and date), writes an HTML report, and fails on any critical expectation. The stages that
+declare a gate (`pipeline.py`) run only after `require_gate` (called by
+`pipeline.run_stage`) finds it passed for their date, unless forced.
 """
 
 from __future__ import annotations
@@ -15,37 +16,21 @@ from pathlib import Path
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
+from botdetect import render
 from botdetect.config import Config
-from botdetect.contract import RAW_LAYER, SOURCE_TABLES
-from botdetect.features.profile import created_by
-from botdetect.io.tables import read_table, table_exists, table_ref, write_table
+from botdetect.contract import SOURCE_TABLES
+from botdetect.dates import created_by, utc_now
+from botdetect.io.tables import read_table, table_exists, write_table
 from botdetect.quality.checks import orphan_fraction, volume_change
 from botdetect.quality.gx import CheckResult, run_checks
 from botdetect.quality.suites import apply_overrides, features_suite, raw_suite
+from botdetect.table_catalog import ACCOUNT_FEATURES, QUALITY_RESULTS, RAW, RAW_ACCOUNTS, schema_of
 
 log = logging.getLogger(__name__)
 
-QUALITY_LAYER = "quality"
 STAGES = ("raw", "features")
 REFERENCING_TABLES = ("tweets", "interactions", "logins")
-RESULTS_SCHEMA = T.StructType(
-    [
-        T.StructField("stage", T.StringType()),
-        T.StructField("as_of_date", T.DateType()),
-        T.StructField("checked_at", T.TimestampType()),
-        T.StructField("table_name", T.StringType()),
-        T.StructField("expectation", T.StringType()),
-        T.StructField("column_name", T.StringType()),
-        T.StructField("severity", T.StringType()),
-        T.StructField("success", T.BooleanType()),
-        T.StructField("observed", T.StringType()),
-        T.StructField("unexpected_count", T.LongType()),
-        T.StructField("unexpected_percent", T.DoubleType()),
-        T.StructField("details", T.StringType()),
-    ]
-)
 
 
 class QualityGateError(RuntimeError):
@@ -53,7 +38,7 @@ class QualityGateError(RuntimeError):
 
 
 def _results_ref(cfg: Config):
-    return table_ref(cfg.storage, QUALITY_LAYER, "quality_results")
+    return QUALITY_RESULTS.ref(cfg.storage)
 
 
 def previous_row_count(
@@ -92,9 +77,9 @@ def _validate_table(
 def validate_raw(spark: SparkSession, cfg: Config, as_of: dt.date) -> list[CheckResult]:
     """Each raw table (event tables: the as-of partition), plus referential checks."""
     results: list[CheckResult] = []
-    accounts_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "accounts"))
+    accounts_df = read_table(spark, RAW_ACCOUNTS.ref(cfg.storage))
     for name, table in SOURCE_TABLES.items():
-        df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, name))
+        df = read_table(spark, RAW[name].ref(cfg.storage))
         if table.is_event_table:
             df = df.where(F.col("event_date") == F.lit(as_of))
         df = df.persist(StorageLevel.MEMORY_AND_DISK)
@@ -112,15 +97,11 @@ def validate_raw(spark: SparkSession, cfg: Config, as_of: dt.date) -> list[Check
 def validate_features(spark: SparkSession, cfg: Config, as_of: dt.date) -> list[CheckResult]:
     """`account_features` for the date: one row per visible account, sane values."""
     features_df = (
-        read_table(spark, table_ref(cfg.storage, "features", "account_features"))
+        read_table(spark, ACCOUNT_FEATURES.ref(cfg.storage))
         .where(F.col("as_of_date") == F.lit(as_of))
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    accounts = (
-        read_table(spark, table_ref(cfg.storage, RAW_LAYER, "accounts"))
-        .where(created_by(as_of))
-        .count()
-    )
+    accounts = read_table(spark, RAW_ACCOUNTS.ref(cfg.storage)).where(created_by(as_of)).count()
     try:
         return _validate_table(
             spark, cfg, "features", "account_features", features_df, features_suite(cfg, accounts)
@@ -132,7 +113,7 @@ def validate_features(spark: SparkSession, cfg: Config, as_of: dt.date) -> list[
 def write_results(
     spark: SparkSession, cfg: Config, stage: str, as_of: dt.date, results: list[CheckResult]
 ) -> None:
-    checked_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    checked_at = utc_now()
     rows = [
         (
             stage,
@@ -151,49 +132,51 @@ def write_results(
         for r in results
     ]
     write_table(
-        spark.createDataFrame(rows, RESULTS_SCHEMA),
+        spark.createDataFrame(rows, schema_of(QUALITY_RESULTS)),
         _results_ref(cfg),
         replace_where=f"stage = '{stage}' AND as_of_date = '{as_of.isoformat()}'",
-        partition_by=("stage",),
+        partition_by=QUALITY_RESULTS.partition_by,
     )
 
 
 def render_report(stage: str, as_of: dt.date, results: list[CheckResult]) -> str:
-    """A self-contained HTML page: a summary and one row per expectation."""
+    """A self-contained HTML page: a summary and one row per expectation, failures first."""
     failed = [r for r in results if not r.success]
     critical = [r for r in failed if r.severity == "critical"]
     status = "FAILED" if critical else "PASSED"
-    rows = []
-    for r in sorted(results, key=lambda r: (r.success, r.severity != "critical", r.table)):
-        css = "ok" if r.success else r.severity
-        cells = [
+    ordered = sorted(results, key=lambda r: (r.success, r.severity != "critical", r.table))
+    rows = [
+        [
             r.table,
             r.column,
             r.expectation,
             r.severity,
             "pass" if r.success else "FAIL",
             r.observed or "",
-            "" if r.unexpected_count is None else str(r.unexpected_count),
+            "" if r.unexpected_count is None else r.unexpected_count,
             r.details or "",
         ]
-        rows.append(
-            f'<tr class="{css}">' + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
-        )
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>botdetect quality: {stage} {as_of}</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:2em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px;vertical-align:top}}
-tr.critical{{background:#f8d7da}} tr.warning{{background:#fff3cd}} tr.ok{{background:#fff}}
-</style></head><body>
-<h1>Data quality: {stage} for {as_of}: {status}</h1>
-<p id="summary">{len(results)} expectations, {len(failed)} failed ({len(critical)} critical,
-{len(failed) - len(critical)} warnings).</p>
-<table><tr><th>table</th><th>column</th><th>expectation</th><th>severity</th><th>result</th>
-<th>observed</th><th>unexpected</th><th>details</th></tr>
-{chr(10).join(rows)}
-</table></body></html>
-"""
+        for r in ordered
+    ]
+    headers = ["table", "column", "expectation", "severity", "result", "observed"]
+    summary = (
+        f"{len(results)} expectations, {len(failed)} failed ({len(critical)} critical, "
+        f"{len(failed) - len(critical)} warnings)."
+    )
+    return render.page(
+        f"Data quality: {stage} for {as_of}: {status}",
+        {
+            "summary": ("Summary", f"<p>{html.escape(summary)}</p>"),
+            "expectations": (
+                "Expectations",
+                render.table(
+                    [*headers, "unexpected", "details"],
+                    rows,
+                    ["ok" if r.success else r.severity for r in ordered],
+                ),
+            ),
+        },
+    )
 
 
 def critical_failures(results: list[CheckResult]) -> list[CheckResult]:

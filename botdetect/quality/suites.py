@@ -14,8 +14,8 @@ from typing import Any
 
 from botdetect.config import Config
 from botdetect.contract import SOURCE_TABLES, SourceTable
+from botdetect.dates import end_of_day
 from botdetect.features.catalog import KEY_COLUMNS, feature_columns
-from botdetect.features.profile import end_of_day
 
 CRITICAL = "critical"
 WARNING = "warning"

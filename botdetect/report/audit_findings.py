@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from botdetect.features.profile import end_of_day
+from botdetect.dates import end_of_day
 from botdetect.report.audited import Stratum, TweetStratum
 from botdetect.verdicts import spam_verdict
 
@@ -39,7 +39,7 @@ def audit_verdicts(
     after = F.col("action_at") >= F.to_timestamp(F.date_add(F.col("as_of_date"), 1))
     first_answer = Window.partitionBy("as_of_date", "account_id").orderBy("action_at")
     return (
-        requests.join(reviews, "account_id", "inner")
+        requests.join(reviews, "account_id", how="inner")
         .where(after)
         .withColumn("k", F.row_number().over(first_answer))
         .where(F.col("k") == 1)
@@ -56,7 +56,7 @@ def band_strata(requests_df: DataFrame, verdicts_df: DataFrame) -> dict[str, lis
     rows = (
         requests_df.groupBy("as_of_date", "decision")
         .agg(F.first("band_accounts").alias("N"))
-        .join(answered, ["as_of_date", "decision"], "left")
+        .join(answered, ["as_of_date", "decision"], how="left")
         .collect()
     )
     out: dict[str, list[Stratum]] = {}
@@ -78,7 +78,7 @@ def tweet_strata(
     driver: the band totals and the audited accounts.
     """
     per_account = scores_day_df.select("account_id", "decision").join(
-        account_tweets_df, "account_id", "left"
+        account_tweets_df, "account_id", how="left"
     )
     totals = {
         r["decision"]: r
@@ -92,7 +92,7 @@ def tweet_strata(
     }
     audited = (
         verdicts_day_df.select("account_id", "is_spam")
-        .join(per_account, "account_id", "inner")
+        .join(per_account, "account_id", how="inner")
         .select(
             "decision",
             F.coalesce("tweets", F.lit(0)).alias("tweets"),
@@ -129,7 +129,7 @@ def truth_shares(
     days = sorted({day for _, day in keys})
     rows = (
         scores_df.where(F.col("as_of_date").isin(*days))
-        .join(truth_df.select("account_id", "is_spam_bot"), "account_id", "left")
+        .join(truth_df.select("account_id", "is_spam_bot"), "account_id", how="left")
         .groupBy("decision", "as_of_date")
         .agg(
             F.count("*").alias("n"),

@@ -80,7 +80,7 @@ def block_moment(flagged_on: F.Column, latency_hours: float) -> F.Column:
 
 def counterfactual(tweets_df: DataFrame, flags_df: DataFrame, latency_hours: float) -> DataFrame:
     """The tweets that would still have been sent had flagged accounts been blocked."""
-    joined = tweets_df.join(flags_df, "account_id", "left")
+    joined = tweets_df.join(flags_df, "account_id", how="left")
     blocked = F.col("flagged_on").isNotNull() & (
         F.col("created_at") >= block_moment(F.col("flagged_on"), latency_hours)
     )
@@ -90,7 +90,7 @@ def counterfactual(tweets_df: DataFrame, flags_df: DataFrame, latency_hours: flo
 def spam_metrics(tweets_df: DataFrame, spam_accounts_df: DataFrame) -> SpamMetrics:
     """Tweets, spam tweets and active accounts of `tweets_df` in one aggregation."""
     marked = tweets_df.join(
-        spam_accounts_df.select("account_id", F.lit(1).alias("is_spam")), "account_id", "left"
+        spam_accounts_df.select("account_id", F.lit(1).alias("is_spam")), "account_id", how="left"
     )
     per_account = marked.groupBy("account_id").agg(
         F.count("*").alias("n"), F.max(F.coalesce("is_spam", F.lit(0))).alias("spam")
@@ -130,7 +130,7 @@ def reviews_saved(
     row = (
         ops_df.where((F.col("action_at") >= F.lit(start)) & (F.col("action_at") < F.lit(end)))
         .where(own)
-        .join(flags_df, "account_id", "inner")
+        .join(flags_df, "account_id", how="inner")
         .where(F.col("action_at") >= block_moment(F.col("flagged_on"), latency_hours))
         .agg(
             F.count("*").alias("n"),
@@ -178,7 +178,7 @@ def queue_hit_rate(
     ).select("account_id", "action_at", found.alias("spam"))
     first_review = Window.partitionBy("account_id").orderBy("action_at")
     row = (
-        listed.join(reviews, "account_id", "inner")
+        listed.join(reviews, "account_id", how="inner")
         .where(F.col("action_at") >= F.to_timestamp(F.date_add(F.col("listed_on"), 1)))
         .withColumn("k", F.row_number().over(first_review))
         .where(F.col("k") == 1)
@@ -192,7 +192,7 @@ def false_flag_rate(flags_df: DataFrame, spam_accounts_df: DataFrame) -> tuple[f
     """(share of flagged accounts that are not spam accounts, flagged accounts)."""
     row = (
         flags_df.join(
-            spam_accounts_df.select("account_id", F.lit(1).alias("s")), "account_id", "left"
+            spam_accounts_df.select("account_id", F.lit(1).alias("s")), "account_id", how="left"
         )
         .agg(
             F.count("*").alias("n"), F.sum(F.when(F.col("s").isNull(), 1).otherwise(0)).alias("bad")
@@ -220,7 +220,7 @@ def cadence_leaks(
     ({h: share}, tweets after t0), and an empty dict when there are none.
     """
     t0 = F.to_timestamp(F.date_add(F.col("flagged_on"), 1))
-    after = tweets_df.join(flags_df, "account_id", "inner").where(F.col("created_at") >= t0)
+    after = tweets_df.join(flags_df, "account_id", how="inner").where(F.col("created_at") >= t0)
     late = (F.unix_timestamp("created_at") - F.unix_timestamp(t0)) / 3600.0 - latency_hours
     row = after.agg(
         F.count("*").alias("n"),

@@ -17,21 +17,19 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
+from botdetect import render as H
 from botdetect.config import Config, MonitoringConfig
-from botdetect.contract import RAW_LAYER
-from botdetect.features.profile import end_of_day
-from botdetect.generate.stage import TRUTH_LAYER
+from botdetect.dates import end_of_day
 from botdetect.io.tables import (
     TableNotFoundError,
     read_table,
     table_exists,
-    table_ref,
     write_date_partition,
 )
 from botdetect.labels import ops_positives
-from botdetect.report import html as H
+from botdetect.model import registry
+from botdetect.model.scoring import score as model_score
 from botdetect.report import shadow
 from botdetect.report.audit_findings import (
     audit_verdicts,
@@ -47,25 +45,34 @@ from botdetect.report.audited import (
 )
 from botdetect.report.drift import Drift, drift
 from botdetect.score.decisions import DECISIONS, LIMITED, decide, over_cap_aggs
-from botdetect.train import registry
-from botdetect.train.models import score as model_score
+from botdetect.table_catalog import (
+    ACCOUNT_FEATURES,
+    AUDIT_REQUESTS,
+    GROUND_TRUTH,
+    MONITORING,
+    QUALITY_RESULTS,
+    RAW_OPS_ACTIONS,
+    RAW_TWEETS,
+    REVIEW_QUEUE,
+    SCORES,
+    schema_of,
+)
 
 log = logging.getLogger(__name__)
 
-MONITORING_SCHEMA = T.StructType(
-    [
-        T.StructField("as_of_date", T.DateType()),
-        T.StructField("kind", T.StringType()),
-        T.StructField("name", T.StringType()),
-        T.StructField("value", T.DoubleType()),
-        T.StructField("threshold", T.DoubleType()),
-        T.StructField("status", T.StringType()),
-        T.StructField("detail", T.StringType()),
-        T.StructField("model_version", T.StringType()),
-        T.StructField("reference_date", T.DateType()),
-    ]
-)
 HIST_BINS = 20
+# The run report's sections, in page order.
+SECTIONS = (
+    "quality",
+    "pr-curve",
+    "score-histogram",
+    "feature-importance",
+    "review-queue",
+    "audits",
+    "shadow",
+    "drift",
+    "cadence",
+)
 
 
 class DriftAlertError(RuntimeError):
@@ -192,7 +199,7 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
 
     as_of = cfg.run_date()
     rcfg, mcfg = cfg.report, cfg.monitoring
-    scores_ref = table_ref(cfg.storage, "scores", "scores")
+    scores_ref = SCORES.ref(cfg.storage)
     scores_all = read_table(spark, scores_ref)
     today = scores_all.where(F.col("as_of_date") == F.lit(as_of))
     served = today.select("model_name", "model_version").limit(1).collect()
@@ -209,7 +216,7 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
     spam_accounts = spam_accounts.persist()
     first_day = as_of - dt.timedelta(days=rcfg.period_days - 1)
     tweets = (
-        read_table(spark, table_ref(cfg.storage, RAW_LAYER, "tweets"))
+        read_table(spark, RAW_TWEETS.ref(cfg.storage))
         .where(F.col("event_date").between(F.lit(first_day), F.lit(as_of)))
         .select("account_id", "created_at")
     )
@@ -224,7 +231,7 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
         if n_flagged and observed.spam_fraction > 0
         else None
     )
-    ops_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "ops_actions"))
+    ops_df = read_table(spark, RAW_OPS_ACTIONS.ref(cfg.storage))
     start = dt.datetime.combine(first_day, dt.time())
     acted = shadow.first_flags(scores_all, as_of, rcfg.period_days, ["block", "rate_limit"])
     saved = shadow.reviews_saved(
@@ -248,7 +255,7 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
     }
     for trigger, (n, hit) in hits.items():
         metrics |= {f"reviews_{trigger}": float(n), f"hit_rate_{trigger}": hit}
-    queue_ref = table_ref(cfg.storage, "scores", "review_queue")
+    queue_ref = REVIEW_QUEUE.ref(cfg.storage)
     queued = (
         shadow.queue_hit_rate(
             read_table(spark, queue_ref),
@@ -305,8 +312,10 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
             f"against the training date, outside {mcfg.flagged_rate_band}"
         )
     write_date_partition(
-        spark.createDataFrame(monitoring_rows(as_of, model.version, found, cfg), MONITORING_SCHEMA),
-        table_ref(cfg.storage, "monitoring", "monitoring"),
+        spark.createDataFrame(
+            monitoring_rows(as_of, model.version, found, cfg), schema_of(MONITORING)
+        ),
+        MONITORING.ref(cfg.storage),
         "as_of_date",
         as_of,
     )
@@ -336,7 +345,7 @@ def _audits(
 ) -> AuditFindings:
     """Band precision, prevalence among allowed accounts and the spam fraction both ways,
     from the random audits of the shadow period's scoring dates (report/audited.py)."""
-    ref = table_ref(cfg.storage, "scores", "audit_requests")
+    ref = AUDIT_REQUESTS.ref(cfg.storage)
     if not table_exists(spark, ref):
         return AuditFindings({}, {}, {})
     confidence = cfg.report.audit_confidence
@@ -367,7 +376,7 @@ def _audits(
                 < shadow.block_moment(F.col("flagged_on"), cfg.report.latency_hours)
             )
             per_account = (
-                tweets.join(flags, "account_id", "left")
+                tweets.join(flags, "account_id", how="left")
                 .groupBy("account_id")
                 .agg(F.count("*").alias("tweets"), F.sum(kept.cast("long")).alias("kept"))
             )
@@ -387,7 +396,7 @@ def _audits(
             (r["decision"], r["as_of_date"])
             for r in verdicts.select("decision", "as_of_date").distinct().collect()
         ]
-        truth_ref = table_ref(cfg.storage, TRUTH_LAYER, "ground_truth")
+        truth_ref = GROUND_TRUTH.ref(cfg.storage)
         truth = (
             truth_shares(scores_all, read_table(spark, truth_ref), covered)
             if table_exists(spark, truth_ref)
@@ -471,7 +480,7 @@ def rate_limit_metrics(today: DataFrame) -> dict[str, float]:
 
 
 def _queue_section(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
-    ref = table_ref(cfg.storage, "scores", "review_queue")
+    ref = REVIEW_QUEUE.ref(cfg.storage)
     if not table_exists(spark, ref):
         return "<p>No review queue yet.</p>"
     top = (
@@ -501,13 +510,13 @@ def _queue_section(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
 def _decision_table(spark: SparkSession, cfg: Config, today: DataFrame) -> str:
     """Accounts per decision; in synthetic worlds also bots and humans by the generator's
     truth, labelled as such (shown beside the product's numbers, never used by them)."""
-    truth_ref = table_ref(cfg.storage, TRUTH_LAYER, "ground_truth")
+    truth_ref = GROUND_TRUTH.ref(cfg.storage)
     if not table_exists(spark, truth_ref):
         rows = today.groupBy("decision").count().collect()
         return H.table(["decision", "accounts"], sorted((r[0], r[1]) for r in rows))
     truth = read_table(spark, truth_ref).select("account_id", "is_spam_bot")
     rows = (
-        today.join(truth, "account_id", "left")
+        today.join(truth, "account_id", how="left")
         .groupBy("decision")
         .agg(
             F.count("*").alias("accounts"),
@@ -524,11 +533,11 @@ def _decision_table(spark: SparkSession, cfg: Config, today: DataFrame) -> str:
 
 
 def _spam_accounts(spark: SparkSession, cfg: Config, as_of: dt.date) -> tuple[DataFrame, str]:
-    truth_ref = table_ref(cfg.storage, TRUTH_LAYER, "ground_truth")
+    truth_ref = GROUND_TRUTH.ref(cfg.storage)
     if table_exists(spark, truth_ref):
         truth = read_table(spark, truth_ref).where(F.col("is_spam_bot")).select("account_id")
         return truth, "ground truth (synthetic world)"
-    ops_df = read_table(spark, table_ref(cfg.storage, RAW_LAYER, "ops_actions"))
+    ops_df = read_table(spark, RAW_OPS_ACTIONS.ref(cfg.storage))
     positives, _ = ops_positives(ops_df, as_of, 0)
     return positives, "ops-confirmed spam accounts (a lower bound: unlabelled bots are missed)"
 
@@ -540,7 +549,7 @@ def _drift(
 
     mcfg = cfg.monitoring
     reference_text = model.tags.get(registry.TAG_AS_OF)
-    features = read_table(spark, table_ref(cfg.storage, "features", "account_features"))
+    features = read_table(spark, ACCOUNT_FEATURES.ref(cfg.storage))
     if not reference_text:
         log.warning("report: model v%s has no training date; drift skipped", model.version)
         return [], None, None, "ok"
@@ -635,7 +644,7 @@ def _artifact_json(run_id: str, path: str) -> object | None:
 
 
 def _quality_section(spark: SparkSession, cfg: Config, as_of: dt.date) -> str:
-    ref = table_ref(cfg.storage, "quality", "quality_results")
+    ref = QUALITY_RESULTS.ref(cfg.storage)
     if not table_exists(spark, ref):
         return "<p>No quality results: the gate has not run.</p>"
     results = read_table(spark, ref).where(F.col("as_of_date") == F.lit(as_of))
@@ -801,5 +810,5 @@ def _write_html(
     folder = Path(cfg.storage.reports_root) / "run"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"run_report_{as_of.isoformat()}.html"
-    path.write_text(H.render(title, sections))
+    path.write_text(H.page(title, sections, SECTIONS))
     return path

@@ -18,18 +18,9 @@ from collections.abc import Mapping
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-AUDIT_SCHEMA = T.StructType(
-    [
-        T.StructField("as_of_date", T.DateType()),
-        T.StructField("account_id", T.LongType()),
-        T.StructField("decision", T.StringType()),
-        T.StructField("score", T.DoubleType()),
-        T.StructField("band_accounts", T.LongType()),
-        T.StructField("band_sampled", T.LongType()),
-    ]
-)
+from botdetect.table_catalog import AUDIT_REQUESTS, schema_of
+
 _MASK = (1 << 53) - 1
 # Rows kept before ranking: (margin x budget + slack) / band size of each band. The rank
 # only has to order a few hundred rows per band instead of every allowed account.
@@ -63,7 +54,7 @@ def audit_sample(
         if size > 0 and budgets.get(band, 0) > 0
     }
     if not keep:
-        return scores_df.sparkSession.createDataFrame([], AUDIT_SCHEMA)
+        return scores_df.sparkSession.createDataFrame([], schema_of(AUDIT_REQUESTS))
     draw = audit_draw(as_of, F.col("account_id"))
     rate = F.lit(None).cast("double")
     limit = F.lit(None).cast("long")

@@ -7,24 +7,19 @@
 - `max_tweets_per_hour`: null (no limit) when allowed, 0 when blocked, else the cap.
   The cap comes from data: the `rate_percentile` of the peak hourly tweet rate of
   allowed accounts in the window, so an allowed account would almost never reach it.
-- Reasons (score/explain.py): the features that pushed a flagged account toward spam,
-  written for a reviewer as value and population percentile (`percentile_of`).
+- Reasons (`model/explain.py`): the features that pushed a flagged account toward spam,
+  written for a reviewer as value and population percentile.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from botdetect.quantiles import count_below, quantile_cuts
-
 DECISIONS = ("block", "review", "rate_limit", "allow")
-PERCENTILES = [i / 100 for i in range(1, 100)]
-REASON_MIN_DISTANCE = 40  # percentile points from the median on the spam side: p90+ or p10-
 
 
 def decide(
@@ -80,19 +75,6 @@ def over_cap_aggs(cap: int) -> list[Column]:
         F.avg(F.when(F.col("decision") == "allow", over)).alias("allowed_over"),
         F.avg(F.when(F.col("decision").isin(*LIMITED), over)).alias("limited_over"),
     ]
-
-
-def population_cuts(features_df: DataFrame, columns: Sequence[str]) -> dict[str, list[float]]:
-    """Percentile cut points (1..99) of each column over all accounts, in one pass."""
-    return quantile_cuts(features_df, columns, PERCENTILES)
-
-
-def percentile_of(value: Column, points: Sequence[float]) -> Column:
-    """The population percentile of `value` from 99 cut points (mid-rank, so a value that
-    everyone shares sits at the middle, not at p0)."""
-    below = count_below(value, points)
-    at_or_below = count_below(value, points, inclusive=True)
-    return (below + at_or_below) / 2 * (100 / (len(points) + 1))
 
 
 def review_queue(scored_df: DataFrame, max_members: int) -> DataFrame:

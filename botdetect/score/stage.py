@@ -16,10 +16,12 @@ import logging
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from botdetect.config import Config
-from botdetect.io.tables import read_table, table_ref, write_date_partition
+from botdetect.io.tables import read_table, write_date_partition
+from botdetect.model import registry
+from botdetect.model.explain import Explainer, explained_cuts, explainer_for, reason_codes
+from botdetect.model.scoring import score as model_score
 from botdetect.score.audit_sample import audit_sample
 from botdetect.score.decisions import (
     DECISIONS,
@@ -30,28 +32,16 @@ from botdetect.score.decisions import (
     rate_cap,
     review_queue,
 )
-from botdetect.score.explain import Explainer, explained_cuts, explainer_for, reason_codes
-from botdetect.train import registry
-from botdetect.train.models import score as model_score
+from botdetect.table_catalog import (
+    ACCOUNT_FEATURES,
+    AUDIT_REQUESTS,
+    FEATURES_DAILY,
+    REVIEW_QUEUE,
+    SCORES,
+    schema_of,
+)
 
 log = logging.getLogger(__name__)
-
-SCORES_SCHEMA = T.StructType(
-    [
-        T.StructField("account_id", T.LongType()),
-        T.StructField("as_of_date", T.DateType()),
-        T.StructField("score", T.DoubleType()),
-        T.StructField("decision", T.StringType()),
-        T.StructField("max_tweets_per_hour", T.IntegerType()),
-        T.StructField("reasons", T.ArrayType(T.StringType())),
-        T.StructField("model_name", T.StringType()),
-        T.StructField("model_version", T.StringType()),
-        T.StructField("mode", T.StringType()),
-        T.StructField("status", T.StringType()),
-        T.StructField("cluster_id", T.LongType()),
-        T.StructField("peak_tweets_per_hour", T.IntegerType()),
-    ]
-)
 
 
 REACH_COLUMNS = ("followers", "distinct_recipients_7d")  # for the review queue
@@ -114,7 +104,7 @@ def score_accounts(
     scfg = cfg.score
     reach = [c for c in REACH_COLUMNS if c not in model.feature_columns]
     keep = ["account_id", "as_of_date", "cluster_id", *model.feature_columns, *reach]
-    scored = model_score(model_pipeline, features_df, keep).join(peaks_df, "account_id", "left")
+    scored = model_score(model_pipeline, features_df, keep).join(peaks_df, "account_id", how="left")
     decision = decide(
         F.col("score"), model.block_threshold, model.review_threshold, scfg.rate_limit_threshold
     )
@@ -140,38 +130,14 @@ def score_accounts(
     )
 
 
-def served_model(cfg: Config) -> tuple[registry.ServedModel, str]:
-    """The model to serve and a note when it is not the configured one.
-
-    With no champion at all (no model has yet earned a block band), the challenger
-    serves review-only decisions: its block threshold is dropped, so nothing is blocked
-    by a model that could not show block precision. Any other missing alias or version
-    fails, naming it.
-    """
-    scfg = cfg.score
-    try:
-        return registry.find_model(cfg, scfg.alias, scfg.version), ""
-    except registry.ModelNotFoundError:
-        if scfg.version is not None or scfg.alias != registry.CHAMPION:
-            raise
-        challenger = registry.find_model(cfg, registry.CHALLENGER)
-    tags = {**challenger.tags, registry.TAG_BLOCK: "none"}
-    note = (
-        f"no champion: challenger v{challenger.version} serves review-only decisions "
-        "(no block) until a model with a block band is promoted"
-    )
-    log.warning("score: %s", note)
-    return dataclasses.replace(challenger, tags=tags), note
-
-
 def run_score(spark: SparkSession, cfg: Config) -> ScoreResult:
     import mlflow
 
     as_of = cfg.run_date()
     scfg = cfg.score
     registry.setup_mlflow(cfg)
-    model, note = served_model(cfg)
-    features_ref = table_ref(cfg.storage, "features", "account_features")
+    model, note = registry.served_model(cfg)
+    features_ref = ACCOUNT_FEATURES.ref(cfg.storage)
     features_df = read_table(spark, features_ref).where(F.col("as_of_date") == F.lit(as_of))
     check_features(features_df, model, features_ref.label)
     absent = [c for c in REACH_COLUMNS if c not in features_df.columns]
@@ -189,7 +155,7 @@ def run_score(spark: SparkSession, cfg: Config) -> ScoreResult:
     # Percentiles are computed for the strongest candidates only: one pass, bounded width.
     explainer = explainer_for(pipeline, model.feature_columns, model.feature_directions)
     explainer = explainer.strongest(scfg.reason_features)
-    daily_df = read_table(spark, table_ref(cfg.storage, "features", "features_daily"))
+    daily_df = read_table(spark, FEATURES_DAILY.ref(cfg.storage))
     peaks = hourly_peaks(daily_df, as_of, scfg.rate_window_days)
     features_df = features_df.persist()
     try:
@@ -199,18 +165,16 @@ def run_score(spark: SparkSession, cfg: Config) -> ScoreResult:
         cap = rate_cap(allowed, scfg.rate_percentile, scfg.min_tweets_per_hour)
         final = draft.withColumn(
             "max_tweets_per_hour", max_tweets_per_hour(F.col("decision"), cap)
-        ).select(*SCORES_SCHEMA.fieldNames())
+        ).select(*schema_of(SCORES).fieldNames())
         written = write_date_partition(
             final,
-            table_ref(cfg.storage, "scores", "scores"),
+            SCORES.ref(cfg.storage),
             "as_of_date",
             as_of,
-            cluster_by="account_id",
+            cluster_by=SCORES.cluster_by,
         )
         queue = review_queue(draft, scfg.queue_members)
-        write_date_partition(
-            queue, table_ref(cfg.storage, "scores", "review_queue"), "as_of_date", as_of
-        )
+        write_date_partition(queue, REVIEW_QUEUE.ref(cfg.storage), "as_of_date", as_of)
         draft.unpersist()
     finally:
         features_df.unpersist()
@@ -222,7 +186,7 @@ def run_score(spark: SparkSession, cfg: Config) -> ScoreResult:
     decisions = {d: stats[d] or 0 for d in DECISIONS}
     audit = write_date_partition(
         audit_sample(written, decisions, scfg.audit_sample, as_of),
-        table_ref(cfg.storage, "scores", "audit_requests"),
+        AUDIT_REQUESTS.ref(cfg.storage),
         "as_of_date",
         as_of,
     )

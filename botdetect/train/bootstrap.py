@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from botdetect.generate.random import uniform
+from botdetect.draws import uniform
 from botdetect.train.evaluate import Bin, Point, curve, score_bin
 
 # P(Poisson(1) <= k), k = 0..7; past 7 the draw is 8 (probability 1e-6).

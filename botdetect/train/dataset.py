@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from botdetect.generate.random import uniform
+from botdetect.draws import uniform
 
 SPLITS = ("train", "validation", "test")
 DEVELOPMENT = ("train", "validation")  # cross-fitted: out-of-fold scores choose and calibrate
@@ -53,7 +53,9 @@ def labelled_rows(features_df: DataFrame, labels_df: DataFrame, splits_df: DataF
     a split is left out, so the splits must cover every account of `features_df`."""
     labels = labels_df.select("account_id", "label", "label_source", "weight", "sample_rate")
     splits = splits_df.select("account_id", "split")
-    return features_df.join(labels, "account_id", "inner").join(splits, "account_id", "inner")
+    return features_df.join(labels, "account_id", how="inner").join(
+        splits, "account_id", how="inner"
+    )
 
 
 def fold_of(cluster_id: Column, seed: int, folds: int) -> Column:

@@ -27,11 +27,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from botdetect.config import ForestConfig, LogisticConfig
+from botdetect.model.scoring import CALIBRATED
 
 VECTOR = "features_vector"
-CALIBRATED = "calibrated"
-FOREST = "random_forest"
-LOGISTIC = "logistic_regression"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,27 +167,6 @@ def calibrate(calibrator: IsotonicRegressionModel, raw_df: DataFrame) -> DataFra
 def calibrated(model: PipelineModel, calibrator: IsotonicRegressionModel) -> PipelineModel:
     """The served model: the fitted pipeline with the calibrator as its last stage."""
     return PipelineModel(stages=[*model.stages, calibrator])
-
-
-def score(model: PipelineModel, df: DataFrame, keep: Sequence[str]) -> DataFrame:
-    """`keep` columns plus `score`: the calibrated probability of spam when the model has a
-    calibrator, else the classifier's probability of the positive class."""
-    predicted = model.transform(df)
-    if isinstance(model.stages[-1], IsotonicRegressionModel):
-        value = F.least(F.greatest(F.col(CALIBRATED), F.lit(0.0)), F.lit(1.0))
-    else:
-        value = vector_to_array("probability")[1]
-    return predicted.select(*keep, value.cast("double").alias("score"))
-
-
-def family(model: PipelineModel) -> str:
-    """`random_forest` or `logistic_regression`: the classifier stage's kind."""
-    for stage in model.stages:
-        if isinstance(stage, RandomForestClassificationModel):
-            return FOREST
-        if isinstance(stage, LogisticRegressionModel):
-            return LOGISTIC
-    raise ValueError("the pipeline has no random-forest or logistic-regression stage")
 
 
 def feature_importances(model: PipelineModel, columns: Sequence[str]) -> list[tuple[str, float]]:

@@ -35,23 +35,13 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from botdetect.config import Config
-from botdetect.io.tables import TableRef, read_table, table_exists, table_ref, with_retries
+from botdetect.io.tables import TableRef, read_table, table_exists, with_retries
+from botdetect.table_catalog import SPLITS, schema_of
 from botdetect.train.dataset import split_of
 
 log = logging.getLogger(__name__)
-
-SPLITS_LAYER, SPLITS_NAME = "labels", "splits"
-SPLITS_SCHEMA = T.StructType(
-    [
-        T.StructField("account_id", T.LongType()),
-        T.StructField("split", T.StringType()),
-        T.StructField("assigned_on", T.DateType()),
-        T.StructField("cluster_id", T.LongType()),
-    ]
-)
 
 
 def current_components(features_df: DataFrame) -> DataFrame:
@@ -71,7 +61,9 @@ def current_components(features_df: DataFrame) -> DataFrame:
 def inherited_splits(components_df: DataFrame, assigned_df: DataFrame) -> DataFrame:
     """(cluster_id, split) for each current component with assigned members: the split
     most of them hold; on a tie, the split of the smallest assigned member id."""
-    members = components_df.join(assigned_df.select("account_id", "split"), "account_id", "inner")
+    members = components_df.join(
+        assigned_df.select("account_id", "split"), "account_id", how="inner"
+    )
     votes = members.groupBy("cluster_id", "split").agg(
         F.count("*").alias("members"), F.min("account_id").alias("first_member")
     )
@@ -101,9 +93,9 @@ def assign_new(
     """
     components = current_components(features_df)
     assigned = assigned_df.select(F.col("account_id").cast("long").alias("account_id"), "split")
-    new = components.join(assigned, "account_id", "left_anti")
+    new = components.join(assigned, "account_id", how="left_anti")
     inherited = inherited_splits(components, assigned).withColumnRenamed("split", "inherited")
-    return new.join(inherited, "cluster_id", "left").select(
+    return new.join(inherited, "cluster_id", how="left").select(
         "account_id",
         F.coalesce(F.col("inherited"), split_of(F.col("cluster_id"), seed, fractions)).alias(
             "split"
@@ -115,7 +107,7 @@ def assign_new(
 
 def splits_ref(cfg: Config) -> TableRef:
     """Where `labels.splits` lives for this configuration."""
-    return table_ref(cfg.storage, SPLITS_LAYER, SPLITS_NAME)
+    return SPLITS.ref(cfg.storage)
 
 
 def _location(ref: TableRef) -> str:
@@ -129,7 +121,7 @@ def _location(ref: TableRef) -> str:
 def _create_if_missing(spark: SparkSession, ref: TableRef) -> None:
     from delta.tables import DeltaTable
 
-    builder = DeltaTable.createIfNotExists(spark).addColumns(SPLITS_SCHEMA)
+    builder = DeltaTable.createIfNotExists(spark).addColumns(schema_of(SPLITS))
     if ref.full_name:
         builder = builder.tableName(ref.full_name)
     else:
@@ -175,6 +167,6 @@ def update_splits(
     accounts = features_df.select(F.col("account_id").cast("long").alias("account_id"))
     return (
         read_table(spark, ref)
-        .join(accounts, "account_id", "left_semi")
+        .join(accounts, "account_id", how="left_semi")
         .select("account_id", "split")
     )

@@ -37,12 +37,12 @@ from pyspark.sql import functions as F
 
 from botdetect.config import Config
 from botdetect.features.catalog import feature_columns
-from botdetect.generate.stage import TRUTH_LAYER
-from botdetect.io.tables import read_table, table_exists, table_ref, table_version
-from botdetect.quality.stage import require_gate
-from botdetect.score.explain import directions_tag, feature_directions
+from botdetect.io.tables import read_table, table_exists, table_version
+from botdetect.model import registry
+from botdetect.model.explain import directions_tag, feature_directions
+from botdetect.model.scoring import FOREST, LOGISTIC, family, score
+from botdetect.table_catalog import ACCOUNT_FEATURES, GROUND_TRUTH, LABELS
 from botdetect.train import evaluate as ev
-from botdetect.train import registry
 from botdetect.train.bootstrap import (
     BootstrapCurves,
     confident_threshold,
@@ -61,11 +61,8 @@ from botdetect.train.dataset import (
     training_rows,
 )
 from botdetect.train.models import (
-    FOREST,
-    LOGISTIC,
     calibrate,
     calibrated,
-    family,
     feature_importances,
     fit,
     fit_calibrator,
@@ -73,7 +70,6 @@ from botdetect.train.models import (
     forest_pipeline,
     logistic_pipeline,
     raw_score,
-    score,
 )
 from botdetect.train.plots import importance_png, pr_curve_png
 from botdetect.train.splits import update_splits
@@ -272,7 +268,7 @@ def mark_reliable(dev_df: DataFrame, cfg: Config, columns: list[str]) -> tuple[D
         flagged = oof.where((F.col("label_source") == "random") & (F.col("raw") >= cut)).select(
             "account_id", F.lit(False).alias("reliable")
         )
-        marked = dev_df.join(flagged, "account_id", "left").withColumn(
+        marked = dev_df.join(flagged, "account_id", how="left").withColumn(
             "reliable", F.coalesce(F.col("reliable"), F.lit(True))
         )
         return marked, cut
@@ -389,7 +385,7 @@ def truth_metrics(
 ) -> dict[str, float]:
     """Against the generator's truth, on every account of the test components."""
     scored = score(model, test_accounts_df, ["account_id", "account_age_days", "is_verified"]).join(
-        truth_df, "account_id", "inner"
+        truth_df, "account_id", how="inner"
     )
     scored = (
         scored.withColumn("label", F.col("is_spam_bot").cast("int"))
@@ -443,7 +439,7 @@ def paired_comparison(
     """Both models at their own block thresholds on the same test rows."""
     ours = score(challenger, test_df, ["account_id", "cluster_id", "label", "w"])
     theirs = score(champion, test_df, ["account_id"]).withColumnRenamed("score", "champion_score")
-    both = ours.join(theirs, "account_id", "inner")
+    both = ours.join(theirs, "account_id", how="inner")
     tcfg = cfg.train
     return compare_flags(
         both,
@@ -531,14 +527,13 @@ def _judge_champion(
     return champion, comparison
 
 
-def run_train(spark: SparkSession, cfg: Config, *, force: bool = False) -> TrainResult:
+def run_train(spark: SparkSession, cfg: Config) -> TrainResult:
     import mlflow
 
     as_of = cfg.run_date()
-    require_gate(spark, cfg, "features", as_of, force=force, consumer="train")
     tcfg = cfg.train
-    features_ref = table_ref(cfg.storage, "features", "account_features")
-    labels_ref = table_ref(cfg.storage, "labels", "labels")
+    features_ref = ACCOUNT_FEATURES.ref(cfg.storage)
+    labels_ref = LABELS.ref(cfg.storage)
     columns = model_columns(cfg)
     features_df = read_table(spark, features_ref).where(F.col("as_of_date") == F.lit(as_of))
     missing = [c for c in columns if c not in features_df.columns]
@@ -679,14 +674,14 @@ def _unreliable_counts(spark: SparkSession, cfg: Config, dev_df: DataFrame) -> d
     aside = dev_df.where(~F.col("reliable")).select("account_id")
     out = {"unreliable_negatives": float(aside.count())}
     out["random_negatives"] = float(dev_df.where(F.col("label_source") == "random").count())
-    truth_ref = table_ref(cfg.storage, TRUTH_LAYER, "ground_truth")
+    truth_ref = GROUND_TRUTH.ref(cfg.storage)
     if out["unreliable_negatives"] and table_exists(spark, truth_ref):
         truth = read_table(spark, truth_ref).select("account_id", "is_spam_bot")
-        bots = aside.join(truth, "account_id").where(F.col("is_spam_bot")).count()
+        bots = aside.join(truth, "account_id", how="inner").where(F.col("is_spam_bot")).count()
         out["truth_unreliable_bot_share"] = bots / out["unreliable_negatives"]
         random_bots = (
             dev_df.where(F.col("label_source") == "random")
-            .join(truth, "account_id")
+            .join(truth, "account_id", how="inner")
             .where(F.col("is_spam_bot"))
             .count()
         )
@@ -793,11 +788,11 @@ def _truth(
     thresholds: Mapping[str, float | None],
 ) -> dict[str, float]:
     """Truth metrics on every account of the test components, in synthetic worlds."""
-    truth_ref = table_ref(cfg.storage, TRUTH_LAYER, "ground_truth")
+    truth_ref = GROUND_TRUTH.ref(cfg.storage)
     if not table_exists(spark, truth_ref):
         return {}
     test_accounts = features_df.join(
-        splits_df.where(F.col("split") == "test").select("account_id"), "account_id", "inner"
+        splits_df.where(F.col("split") == "test").select("account_id"), "account_id", how="inner"
     )
     return truth_metrics(served, test_accounts, read_table(spark, truth_ref), thresholds)
 

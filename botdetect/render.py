@@ -1,4 +1,8 @@
-"""The run report: one self-contained HTML file (figures inlined as PNG data URIs)."""
+"""HTML for people: self-contained pages (figures inlined as PNG data URIs), tables and
+the run report's figures. Values in, HTML out: nothing here reads a table or calls Spark.
+The run report (`report/stage.py`) and the data-quality report (`quality/stage.py`) are
+both pages of `page`.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,12 @@ import html
 import io
 from collections.abc import Mapping, Sequence
 
-SECTIONS = (
-    "quality",
-    "pr-curve",
-    "score-histogram",
-    "feature-importance",
-    "review-queue",
-    "audits",
-    "shadow",
-    "drift",
-    "cadence",
-)
-
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem;color:#222}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.2rem .5rem;
 text-align:left;font-size:.9rem}th{background:#f3f3f3}.alert{color:#b00;font-weight:bold}
 .warn{color:#a60}.ok{color:#070}section{margin-bottom:2rem}img{max-width:100%}
+tr.critical{background:#f8d7da}tr.warning{background:#fff3cd}
 """
 
 
@@ -140,14 +133,15 @@ def importance_figure(importances: Sequence[Sequence[object]], top: int = 15) ->
     return _png(fig)
 
 
-def render(title: str, sections: Mapping[str, tuple[str, str]]) -> str:
-    """`sections`: id -> (heading, inner HTML), in SECTIONS order when present."""
+def page(title: str, sections: Mapping[str, tuple[str, str]], order: Sequence[str] = ()) -> str:
+    """A whole page. `sections`: id -> (heading, inner HTML), those named in `order` first
+    and in that order, then the rest as given."""
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
     ]
-    for key in [*SECTIONS, *[k for k in sections if k not in SECTIONS]]:
+    for key in [*order, *[k for k in sections if k not in order]]:
         if key in sections:
             heading, inner = sections[key]
             parts.append(f'<section id="{key}"><h2>{html.escape(heading)}</h2>{inner}</section>')

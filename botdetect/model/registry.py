@@ -200,3 +200,27 @@ def decide_promotion(
     if comparison.recall_gain_lo <= 0:
         return Promotion(False, f"the challenger does not surely catch more bots: {numbers}")
     return Promotion(True, f"the challenger catches more bots without losing precision: {numbers}")
+
+
+def served_model(cfg: Config) -> tuple[ServedModel, str]:
+    """The model to serve and a note when it is not the configured one.
+
+    With no champion at all (no model has yet earned a block band), the challenger
+    serves review-only decisions: its block threshold is dropped, so nothing is blocked
+    by a model that could not show block precision. Any other missing alias or version
+    fails, naming it.
+    """
+    scfg = cfg.score
+    try:
+        return find_model(cfg, scfg.alias, scfg.version), ""
+    except ModelNotFoundError:
+        if scfg.version is not None or scfg.alias != CHAMPION:
+            raise
+        challenger = find_model(cfg, CHALLENGER)
+    tags = {**challenger.tags, TAG_BLOCK: "none"}
+    note = (
+        f"no champion: challenger v{challenger.version} serves review-only decisions "
+        "(no block) until a model with a block band is promoted"
+    )
+    log.warning("score: %s", note)
+    return dataclasses.replace(challenger, tags=tags), note

@@ -30,16 +30,13 @@ from pyspark.ml.feature import SQLTransformer, StandardScalerModel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from botdetect.quantiles import quantile_cuts
-from botdetect.score.decisions import (
-    PERCENTILES,
-    REASON_MIN_DISTANCE,
-    percentile_of,
-    population_cuts,
-)
-from botdetect.train.registry import TAG_DIRECTIONS
+from botdetect.model.registry import TAG_DIRECTIONS
+from botdetect.quantiles import count_below, quantile_cuts
 
 log = logging.getLogger(__name__)
+
+PERCENTILES = [i / 100 for i in range(1, 100)]
+REASON_MIN_DISTANCE = 40  # percentile points from the median on the spam side: p90+ or p10-
 
 KINDS = ("linear", "forest")
 # Weighted mean percentile ranks closer than this are one step of the percentile grid
@@ -111,6 +108,19 @@ class Explainer:
             directions=None if self.directions is None else pick(self.directions),
             fills=pick(self.fills),
         )
+
+
+def population_cuts(features_df: DataFrame, columns: Sequence[str]) -> dict[str, list[float]]:
+    """Percentile cut points (1..99) of each column over all accounts, in one pass."""
+    return quantile_cuts(features_df, columns, PERCENTILES)
+
+
+def percentile_of(value: Column, points: Sequence[float]) -> Column:
+    """The population percentile of `value` from 99 cut points (mid-rank, so a value that
+    everyone shares sits at the middle, not at p0)."""
+    below = count_below(value, points)
+    at_or_below = count_below(value, points, inclusive=True)
+    return (below + at_or_below) / 2 * (100 / (len(points) + 1))
 
 
 def _stages(model: Transformer) -> list[Transformer]:

@@ -1,8 +1,9 @@
-"""Counter-based randomness as Spark columns.
+"""Counter-based randomness for the synthetic world, as Spark columns.
 
-Every random draw is a hash of (seed, a salt naming the draw, the row's ids), so a value
-does not depend on partitioning, task order or the number of executors: the same seed
-gives the same world on a laptop and on a 500-node cluster.
+Every random draw is a hash of (seed, a salt naming the draw, the row's ids)
+(`botdetect.draws.uniform` and the integer draws below), so a value does not depend on
+partitioning, task order or the number of executors: the same seed gives the same world
+on a laptop and on a 500-node cluster.
 """
 
 from __future__ import annotations
@@ -12,15 +13,9 @@ from collections.abc import Sequence
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-_MANTISSA_MASK = (1 << 53) - 1
-_SCALE = float(1 << 53)
+from botdetect.draws import uniform
+
 _LONG_MASK_48 = (1 << 48) - 1
-
-
-def uniform(seed: int, salt: str, *keys: Column | str) -> Column:
-    """A deterministic draw in [0, 1) for the given keys."""
-    hashed = F.xxhash64(F.lit(seed), F.lit(salt), *keys)
-    return hashed.bitwiseAND(F.lit(_MANTISSA_MASK)).cast("double") / F.lit(_SCALE)
 
 
 def randint(seed: int, salt: str, n: Column | int, *keys: Column | str) -> Column:
