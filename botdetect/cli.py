@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from botdetect.config import Config, ConfigError, load_config, training_config
+from botdetect.config import Config, ConfigError, load_config
 from botdetect.pipeline import (
     DEFAULT_OPTIONS,
     STAGES,
@@ -177,8 +177,17 @@ def _spark(cfg: Config) -> SparkSession:
 
 
 def _run(name: str, cfg: Config, opts: RunOptions = DEFAULT_OPTIONS) -> int:
-    """One stage through `pipeline.run_stage` (gate, timing, audit row), then its lines."""
-    result = run_stage(_spark(cfg), cfg, STAGES[name], opts)
+    """One stage through `pipeline.run_stage` (gate, timing, audit row) with the stage's
+    configuration (training stages: the run date minus the label lag, said when it
+    moves), then its lines."""
+    stage = STAGES[name]
+    stage_cfg = stage.config(cfg)
+    if stage_cfg.run_date() != cfg.run_date():
+        print(
+            f"run date {cfg.run_date()}, train.label_lag_days {cfg.train.label_lag_days}: "
+            f"labels and train use {stage_cfg.run_date()}"
+        )
+    result = run_stage(_spark(stage_cfg), stage_cfg, stage, opts)
     PRINTERS[name](result)
     return 0
 
@@ -238,17 +247,6 @@ def cmd_validate(args: argparse.Namespace, cfg: Config) -> int:
     return _run(f"validate {args.layer}", cfg)
 
 
-def _training_config(cfg: Config) -> Config:
-    """`training_config`, saying so when the lag moves the date."""
-    moved = training_config(cfg)
-    if moved.run_date() != cfg.run_date():
-        print(
-            f"run date {cfg.run_date()}, train.label_lag_days {cfg.train.label_lag_days}: "
-            f"labels and train use {moved.run_date()}"
-        )
-    return moved
-
-
 def _label_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{source} {n:,}" for source, n in sorted(counts.items())) or "no accounts"
 
@@ -261,7 +259,7 @@ def _print_labels(result: object) -> None:
 
 
 def cmd_labels(args: argparse.Namespace, cfg: Config) -> int:
-    return _run("labels", _training_config(cfg), RunOptions(force=args.force))
+    return _run("labels", cfg, RunOptions(force=args.force))
 
 
 def _print_train(result: object) -> None:
@@ -303,7 +301,7 @@ def _print_train(result: object) -> None:
 
 
 def cmd_train(args: argparse.Namespace, cfg: Config) -> int:
-    return _run("train", _training_config(cfg), RunOptions(force=args.force))
+    return _run("train", cfg, RunOptions(force=args.force))
 
 
 def _print_score(result: object) -> None:

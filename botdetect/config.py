@@ -38,16 +38,27 @@ BOT_KINDS = (
 )
 
 
-def _check(message: str, predicate: typing.Callable[[Any], bool]) -> Any:
-    """A field whose value must satisfy `predicate`; `load_config` fails with `message`.
+def _check_by(problem: typing.Callable[[Any], str | None]) -> Any:
+    """A field with its rule: `problem` says what is wrong with a value (None: nothing),
+    and `load_config` fails with that, naming the key.
 
     Fields have no defaults: `conf/base.yml` holds every key's default, once.
     """
-    return dataclasses.field(metadata={"check": (message, predicate)})
+    return dataclasses.field(metadata={"problem": problem})
 
 
-def _shares_of_kinds(value: Mapping[str, float]) -> bool:
-    return set(value) <= set(BOT_KINDS) and all(0 <= v <= 1 for v in value.values())
+def _check(message: str, predicate: typing.Callable[[Any], bool]) -> Any:
+    """A field whose value must satisfy `predicate`; else `message` and the value."""
+    return _check_by(lambda v: None if predicate(v) else f"{message}, got {v!r}")
+
+
+def _shares_of_kinds(value: Mapping[str, float]) -> str | None:
+    unknown = sorted(set(value) - set(BOT_KINDS))
+    if unknown:
+        return f"unknown bot kind {unknown[0]!r}; expected one of {BOT_KINDS}"
+    if any(not 0 <= v <= 1 for v in value.values()):
+        return "every share must be in [0, 1]"
+    return None
 
 
 class ConfigError(ValueError):
@@ -117,9 +128,7 @@ class GenerateConfig:
     days: int = _check("must be between 1 and 999", lambda v: 1 <= v <= 999)
     seed: int
     prevalence: float = _check("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5)
-    bot_mix: dict[str, float] = _check(
-        "must map bot kinds (" + ", ".join(BOT_KINDS) + ") to shares in [0, 1]", _shares_of_kinds
-    )
+    bot_mix: dict[str, float] = _check_by(_shares_of_kinds)
     benign_automation_share: float = _check("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5)
     feed_automation_share: float = _check("must be in [0, 0.5]", lambda v: 0 <= v <= 0.5)
     popular_share: float = _check("must be in [0, 0.1]", lambda v: 0 <= v <= 0.1)
@@ -127,9 +136,7 @@ class GenerateConfig:
     nat_group_size: int = _check("must be at least 2", lambda v: v >= 2)
     botnet_size: int = _check("must be at least 1", lambda v: v >= 1)
     late_campaign_days: int = _check("must be at least 1", lambda v: v >= 1)
-    label_coverage: dict[str, float] = _check(
-        "must map bot kinds (" + ", ".join(BOT_KINDS) + ") to shares in [0, 1]", _shares_of_kinds
-    )
+    label_coverage: dict[str, float] = _check_by(_shares_of_kinds)
     false_label_rate: float = _check("must be in [0, 1]", lambda v: 0 <= v <= 1)
     cleared_share: float = _check("must be in [0, 1]", lambda v: 0 <= v <= 1)
     human_tweets_per_day: float = _check("must be > 0", lambda v: v > 0)
@@ -491,9 +498,10 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
     kwargs = {}
     for name, value in data.items():
         coerced = _coerce(dotted(name), hints[name], value)
-        rule = fields[name].metadata.get("check")
-        if rule is not None and coerced is not None and not rule[1](coerced):
-            raise ConfigError(f"{dotted(name)}: {rule[0]}, got {coerced!r}")
+        problem = fields[name].metadata.get("problem")
+        found = problem(coerced) if problem is not None and coerced is not None else None
+        if found:
+            raise ConfigError(f"{dotted(name)}: {found}")
         kwargs[name] = coerced
     return cls(**kwargs)
 

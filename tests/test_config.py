@@ -55,7 +55,7 @@ def test_partial_mapping_override_keeps_other_keys():
         ("generate.format=xml", "generate.format: must be parquet, csv or json"),
         ("as_of_date=2026-13-01", "as_of_date: expected a date YYYY-MM-DD"),
         ("spark.ui_enabled=maybe", "spark.ui_enabled: expected true or false"),
-        ("generate.bot_mix.robots=0.1", "generate.bot_mix: must map bot kinds"),
+        ("generate.bot_mix.robots=0.1", "generate.bot_mix: unknown bot kind 'robots'"),
         ("generate.accounts=", "generate.accounts: must not be null"),
         ("noequals", "must look like key=value"),
         ("generate.accounts=0", "generate.accounts: must be at least 1, got 0"),  # empty world

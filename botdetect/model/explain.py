@@ -43,7 +43,7 @@ KINDS = ("linear", "forest")
 # apart, which the grid cannot resolve: the feature has no side.
 DIRECTION_MIN_GAP = 1.0
 _TAG_SIGNS = {1: "+", -1: "-", 0: "0"}
-# How models._prepare fills a column: coalesce(cast(`name` as double), <fill>) AS `...`.
+# How train/models.py `_prepare` fills a column: coalesce(cast(`name` as double), <fill>) AS `...`.
 _FILL = re.compile(r"coalesce\(cast\(`([^`]+)` as double\), ([^()]+?)\) AS `", re.IGNORECASE)
 
 
