@@ -1,6 +1,6 @@
 """HTML for people: self-contained pages (figures inlined as PNG data URIs), tables and
 the run report's figures. Values in, HTML out: nothing here reads a table or calls Spark.
-The run report (`report/stage.py`) and the data-quality report (`quality/stage.py`) are
+The run report (`report/page.py`) and the data-quality report (`quality/stage.py`) are
 both pages of `page`.
 """
 

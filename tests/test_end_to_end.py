@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from botdetect.cli import main
 from botdetect.io.tables import read_table
 from botdetect.model import registry
-from botdetect.report.stage import SECTIONS
+from botdetect.report.page import SECTIONS
 from botdetect.table_catalog import (
     ACCOUNT_FEATURES,
     AUDIT_REQUESTS,

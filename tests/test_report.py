@@ -10,7 +10,7 @@ import pytest
 from botdetect.report import shadow
 from botdetect.report.audited import Estimate
 from botdetect.report.drift import Drift, drift, psi
-from botdetect.report.stage import drift_rows, drift_status, flagged_rate_status
+from botdetect.report.findings import drift_rows, drift_status, flagged_rate_status
 from tests.conftest import DEFAULTS
 
 D = dt.date(2026, 11, 28)
