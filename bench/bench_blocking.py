@@ -60,7 +60,8 @@ Goals, PASS/FAIL per scale:
 (features and their gate on T and D, labels and train on T, score and report D, the audit
 check) with a fresh registry, so a change to features, labels, training or scoring is
 measured on the same world in minutes instead of the hour a world takes to build at 250k
-accounts.
+accounts. `--keep-features-t` also keeps T's account features (built by the same feature
+code), so a run stopped after T resumes at D's features.
 
 Writes OUT/blocking.json (default bench/results/blocking.json; `--with FILE` merges the
 scales of an earlier result, so a large scale can run in a session of its own) and prints
@@ -230,10 +231,17 @@ def world_stages(
     report = summarise_world(spark, cfg_d, plan.world_start, day)
     out["world"] = world_fields(report)
     out["world"] |= {"raw_rows": sum(report.rows.values()), "tweets": report.rows["tweets"]}
-    return tuple(
-        feature_stages(spark, cfg, stage, name, full_refresh=False).accounts
-        for cfg, name in ((cfg_t, "T"), (cfg_d, "D"))
-    )
+    if out.get("kept_features_t"):  # T's features as the kept world holds them
+        day_t = cfg_t.run_date()
+        rows = read_table(spark, ACCOUNT_FEATURES.ref(cfg_t.storage))
+        n_t = rows.where(F.col("as_of_date") == F.lit(day_t)).count()
+        if not n_t:
+            raise RuntimeError(
+                f"--keep-features-t: {ACCOUNT_FEATURES.label} has no rows for {day_t}"
+            )
+    else:
+        n_t = feature_stages(spark, cfg_t, stage, "T", full_refresh=False).accounts
+    return n_t, feature_stages(spark, cfg_d, stage, "D", full_refresh=False).accounts
 
 
 def feature_stages(
@@ -546,6 +554,7 @@ def run_scale(args: argparse.Namespace, accounts: int) -> int:
     spark = get_spark(cfg_d.spark)
     out: dict[str, Any] = {"accounts": accounts, "days": args.days, "stages": [], "error": None}
     out["reused_world"] = args.reuse_world
+    out["kept_features_t"] = args.keep_features_t
     out |= {"scoring_date": str(scoring_date), "training_date": str(training_date)}
     out |= {"horizon_days": horizon, "code": code_version(), "date": time.strftime("%Y-%m-%d")}
     start = time.monotonic()
@@ -574,6 +583,8 @@ def child_command(args: argparse.Namespace, accounts: int) -> list[str]:
     cmd += ["--days", str(args.days), "--root", args.root, "--conf", args.conf]
     if args.reuse_world:
         cmd.append("--reuse-world")
+    if args.keep_features_t:
+        cmd.append("--keep-features-t")
     for item in args.overrides:
         cmd += ["--set", item]
     return cmd
@@ -907,6 +918,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "a --keep-data run left under --root (fresh registry; the world is kept)",
     )
     parser.add_argument(
+        "--keep-features-t",
+        action="store_true",
+        help="with --reuse-world: keep T's account features as the kept world holds them "
+        "(built by the same feature code) and rebuild only D's; resumes a run stopped after T",
+    )
+    parser.add_argument(
         "--with",
         dest="earlier",
         action="append",
@@ -917,6 +934,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scale-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.scales = sorted(int(a) for a in args.accounts.split(",") if a.strip())
+    if args.keep_features_t and not args.reuse_world:
+        parser.error("--keep-features-t resumes a kept world: it needs --reuse-world")
     if not args.scales and not args.earlier:
         parser.error("--accounts is empty: give --with files to print")
     if args.small_world:  # the children get the overrides themselves
