@@ -14,12 +14,13 @@ has all three).
 2. Times each part of the roll-up on its own, each ending in a `noop` write so that
    nothing is collected: the window's element table (persisted, as the job does), the
    activity aggregates, template sharing, IP and device sharing, near-duplicate and
-   lock-step pairs, connected components, creation bursts, follows, and with `--fused`
-   the whole roll-up as one plan for reference. Then the sizes of the lock-step step:
-   active (account, bucket) rows, the pairs that share a bucket (what comparing every
-   such pair would cost), and the LSH candidates and lock-step pairs with and without
-   the crowded-bucket cut-off. The parts share scans and shuffles in the fused plan, so their sum
-   exceeds it.
+   lock-step pairs (persisted, as the job checkpoints them), the infrastructure components
+   and the controller components that merge lock-step edges into them, creation bursts,
+   follows, and with `--fused` the whole roll-up as one plan for reference. Then the
+   sizes of the lock-step step: active (account, bucket) rows, the pairs that share a
+   bucket (what comparing every such pair would cost), and the LSH candidates and
+   lock-step pairs with and without the crowded-bucket cut-off. The parts share scans and
+   shuffles in the fused plan, so their sum exceeds it.
 
 3. With `--bounds`, what bounds any roll-up that re-reads the window, and what per-day HLL
    sketches would cost instead of the exact per-tweet-key sets: a bare scan and group of
@@ -50,7 +51,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from botdetect.config import Config, FeaturesConfig, load_config
-from botdetect.features.cluster import cluster_sizes, connected_components
+from botdetect.features.cluster import cluster_sizes, connected_components, merged_components
 from botdetect.features.controller import (
     creation_bursts,
     near_duplicate_pairs,
@@ -66,6 +67,7 @@ from botdetect.features.lockstep import (
     candidate_pairs,
     is_lockstep,
     lockstep_pairs,
+    pair_edges,
     scored_pairs,
     uncrowded,
 )
@@ -115,12 +117,19 @@ def rollup_parts(
     }
     seconds = round(time.monotonic() - start, 2)
     parts.append({"part": "window elements (explode, persist)", "seconds": seconds})
+    lockstep: DataFrame | None = None
     try:
         ip_pairs = with_sharers(kind_elements(elements, "ip_hashes"))
         device_pairs = with_sharers(kind_elements(elements, "device_hashes"))
         edges = non_hot_edges(ip_pairs, cfg.hot_ip_accounts, "ip").unionByName(
             non_hot_edges(device_pairs, cfg.hot_device_accounts, "device")
         )
+        lockstep = lockstep_pairs(daily_df, as_of, cfg).persist(StorageLevel.MEMORY_AND_DISK)
+        shared: dict[str, DataFrame] = {}
+
+        def infrastructure() -> DataFrame:
+            return connected_components(edges, cfg.cluster_max_iterations)
+
         steps: list[tuple[str, Callable[[], DataFrame]]] = [
             (
                 "activity (sums, distinct counts)",
@@ -133,10 +142,19 @@ def rollup_parts(
                 lambda: resource_sharing(device_pairs, cfg.hot_device_accounts, "device"),
             ),
             ("near-duplicate pairs", lambda: near_duplicate_pairs(elements, cfg)),
-            ("lock-step pairs (LSH, exact check)", lambda: lockstep_pairs(daily_df, as_of, cfg)),
+            # Persisted as the job checkpoints them: the controller step reuses the pairs.
+            ("lock-step pairs (LSH, exact check)", lambda: lockstep),
             (
                 "connected components",
-                lambda: cluster_sizes(connected_components(edges, cfg.cluster_max_iterations)),
+                lambda: cluster_sizes(shared.setdefault("infrastructure", infrastructure())),
+            ),
+            (
+                "controller components (lock-step edges merged in)",
+                lambda: merged_components(
+                    shared["infrastructure"],
+                    pair_edges(lockstep, "lockstep"),
+                    cfg.cluster_max_iterations,
+                ),
             ),
             ("creation bursts", lambda: creation_bursts(accounts_df, cfg)),
             ("follows", lambda: follow_features(inputs.follows, inputs.spam, as_of, windows)),
@@ -165,6 +183,8 @@ def rollup_parts(
             parts.append({"part": name, "seconds": seconds})
     finally:
         elements.unpersist()
+        if lockstep is not None:
+            lockstep.unpersist()
     # What the explode reads (set elements summed over the window's days) against what it
     # keeps (distinct per account): the room an element state carried day to day would have.
     exploded = daily_df.agg(

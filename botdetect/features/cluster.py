@@ -62,6 +62,38 @@ def connected_components(edges_df: DataFrame, max_iterations: int) -> DataFrame:
     )
 
 
+def merged_components(
+    components_df: DataFrame, edges_df: DataFrame, max_iterations: int
+) -> DataFrame:
+    """Components of a graph whose components are known (`components_df`: account_id,
+    cluster_id, the smallest member) joined with more (account_id, resource) edges.
+
+    Each known component is contracted to its cluster_id, the new edges are moved onto
+    those nodes, and labels propagate only over that small graph: the result is the
+    `connected_components` of the union (each account with the smallest member of its
+    merged component), in the rounds the new edges' own graph needs instead of the union's
+    diameter (lock-step edges chaining infrastructure clusters took 27 rounds over every
+    infrastructure edge at 1.15M accounts). Accounts in neither input are not in the result.
+    """
+    known = components_df.select("account_id", F.col("cluster_id").alias("node"))
+    contracted = edges_df.join(known, "account_id", how="left").select(
+        F.coalesce(F.col("node"), F.col("account_id")).alias("account_id"), "resource"
+    )
+    merged = connected_components(contracted, max_iterations).withColumnRenamed(
+        "account_id", "node"
+    )
+    # An account in a known component is its node's member; one only in the new edges is
+    # its own node (a cluster_id is its component's smallest id, so `min` prefers it).
+    nodes = (
+        known.unionByName(edges_df.select("account_id", F.col("account_id").alias("node")))
+        .groupBy("account_id")
+        .agg(F.min("node").alias("node"))
+    )
+    return nodes.join(merged, "node", how="left").select(
+        "account_id", F.coalesce(F.col("cluster_id"), F.col("node")).alias("cluster_id")
+    )
+
+
 def cluster_sizes(components_df: DataFrame) -> DataFrame:
     """(account_id, cluster_id) -> plus cluster_size, the number of accounts in it."""
     sizes = components_df.groupBy("cluster_id").agg(F.count("*").alias("cluster_size"))

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from botdetect.config import Config, FeaturesConfig
 from botdetect.dates import created_by, day_range, end_of_day, window_start
 from botdetect.features.catalog import FEATURES, KEY_COLUMNS, feature_columns
-from botdetect.features.cluster import cluster_sizes, connected_components
+from botdetect.features.cluster import cluster_sizes, connected_components, merged_components
 from botdetect.features.controller import (
     creation_bursts,
     near_duplicate_pairs,
@@ -105,9 +105,10 @@ def build_account_features(
     )
     # `cluster_size` stays the shared-infrastructure component (a feature); `cluster_id`,
     # the split and review-queue key, spans lock-step partners too.
-    sizes = cluster_sizes(connected_components(infrastructure, cfg.cluster_max_iterations))
-    controller = connected_components(
-        infrastructure.unionByName(pair_edges(lockstep, "lockstep")), cfg.cluster_max_iterations
+    shared = connected_components(infrastructure, cfg.cluster_max_iterations)
+    sizes = cluster_sizes(shared)
+    controller = merged_components(
+        shared, pair_edges(lockstep, "lockstep"), cfg.cluster_max_iterations
     )
     clusters = sizes.select("account_id", "cluster_size").join(controller, "account_id", how="full")
     joined = (
