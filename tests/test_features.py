@@ -289,12 +289,13 @@ def test_accounts_acting_in_the_same_minutes_are_lock_step_partners(spark, world
     minutes = {1: [0, 30, 95, 200, 311], 2: [0, 30, 95, 200, 311], 3: [1, 40, 99, 230, 400]}
     minutes[4] = [0, 30, 120, 250, 420]
     tweets = world.tweets((1, 1, ts(D, 8, 0, 20), "hello there", None, []))
-    got = features_for(
+    features = features_for(
         world,
         tweets=tweets,
         logins=_logins_at(world, minutes),
         accounts=world.accounts(1, 2, 3, 4, 5),
-    ).select(*LOCKSTEP)
+    ).persist()
+    got = features.select(*LOCKSTEP)
     expected = spark.createDataFrame(
         [(1, 1, 1.0, 2), (2, 1, 1.0, 2), (3, 0, 0.0, 0), (4, 0, 0.0, 0), (5, 0, 0.0, 0)],
         got.schema,
@@ -302,13 +303,14 @@ def test_accounts_acting_in_the_same_minutes_are_lock_step_partners(spark, world
     assert_df_equality(got, expected, ignore_row_order=True)
     # The partners are one controller cluster (the split and review-queue key) although
     # they share no IP or device; `cluster_size` stays the shared-infrastructure feature.
-    rows = features_for(
-        world, logins=_logins_at(world, minutes), accounts=world.accounts(1, 2, 3)
-    ).collect()
+    rows = features.select("account_id", "cluster_id", "cluster_size").collect()
+    features.unpersist()
     assert {r["account_id"]: (r["cluster_id"], r["cluster_size"]) for r in rows} == {
         1: (1, 1),
         2: (1, 1),
         3: (3, 1),
+        4: (4, 1),
+        5: (5, 1),
     }
 
 
@@ -565,10 +567,14 @@ def test_daily_runs_give_the_same_features_as_a_full_refresh(spark, tmp_path):
     shutil.copytree(tmp_path / "full" / "raw", tmp_path / "inc" / "raw")
 
     run_features(spark, full, full_refresh=True)
-    for day in (D - dt.timedelta(days=2), D - dt.timedelta(days=1), D):
-        cfg = dataclasses.replace(incremental, as_of_date=day)
-        result = run_features(spark, cfg)
-    assert result.daily_dates == [D]  # the last run computed only its own day
+    # The first daily run finds no partials and computes its window's days; the next
+    # computes only its own day.
+    first = run_features(
+        spark, dataclasses.replace(incremental, as_of_date=D - dt.timedelta(days=1))
+    )
+    assert len(first.daily_dates) == 3
+    result = run_features(spark, dataclasses.replace(incremental, as_of_date=D))
+    assert result.daily_dates == [D]
 
     def features(root):
         return (
