@@ -125,11 +125,7 @@ def rollup_parts(
             non_hot_edges(device_pairs, cfg.hot_device_accounts, "device")
         )
         lockstep = lockstep_pairs(daily_df, as_of, cfg).persist(StorageLevel.MEMORY_AND_DISK)
-        shared: dict[str, DataFrame] = {}
-
-        def infrastructure() -> DataFrame:
-            return connected_components(edges, cfg.cluster_max_iterations)
-
+        shared: dict[str, DataFrame] = {}  # the infrastructure components, for the next step
         steps: list[tuple[str, Callable[[], DataFrame]]] = [
             (
                 "activity (sums, distinct counts)",
@@ -146,7 +142,12 @@ def rollup_parts(
             ("lock-step pairs (LSH, exact check)", lambda: lockstep),
             (
                 "connected components",
-                lambda: cluster_sizes(shared.setdefault("infrastructure", infrastructure())),
+                lambda: cluster_sizes(
+                    shared.setdefault(
+                        "infrastructure",
+                        connected_components(edges, cfg.cluster_max_iterations),
+                    )
+                ),
             ),
             (
                 "controller components (lock-step edges merged in)",

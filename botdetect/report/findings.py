@@ -287,7 +287,9 @@ def audit_findings(
     `truth`: the generator's ground truth of a synthetic world, shown beside them."""
     confidence, error = r.audit_confidence, r.reviewer_error_rate
     strata = band_strata(requests, verdicts)
-    requested = {r["decision"]: r["count"] for r in requests.groupBy("decision").count().collect()}
+    requested = {
+        row["decision"]: row["count"] for row in requests.groupBy("decision").count().collect()
+    }
     bands = {
         band: for_reviewer_error(
             stratified_share(rows, confidence, finite_population=error == 0), error

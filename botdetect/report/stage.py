@@ -83,7 +83,8 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
     registry.setup_mlflow(cfg)
     model = registry.find_model(cfg, version=served[0]["model_version"])
     truth = _optional(spark, GROUND_TRUTH.ref(cfg.storage))
-    spam_accounts, spam_source = _spam_accounts(spark, cfg, as_of, truth)
+    ops_df = read_table(spark, RAW_OPS_ACTIONS.ref(cfg.storage))
+    spam_accounts, spam_source = _spam_accounts(ops_df, as_of, truth)
     spam_accounts = spam_accounts.persist()
     first_day = as_of - dt.timedelta(days=rcfg.period_days - 1)
     tweets = (
@@ -91,7 +92,6 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
         .where(F.col("event_date").between(F.lit(first_day), F.lit(as_of)))
         .select("account_id", "created_at")
     )
-    ops_df = read_table(spark, RAW_OPS_ACTIONS.ref(cfg.storage))
     flags = shadow.first_flags(scores_all, as_of, rcfg.period_days, rcfg.decisions).persist()
     acted = shadow.first_flags(scores_all, as_of, rcfg.period_days, ["block", "rate_limit"])
     queue = _optional(spark, REVIEW_QUEUE.ref(cfg.storage))
@@ -178,13 +178,14 @@ def _audits(
 
 
 def _spam_accounts(
-    spark: SparkSession, cfg: Config, as_of: dt.date, truth: DataFrame | None
+    ops_df: DataFrame, as_of: dt.date, truth: DataFrame | None
 ) -> tuple[DataFrame, str]:
+    """The spam accounts the shadow metrics count, and what they are: a synthetic world's
+    truth, else the accounts ops confirmed by D."""
     if truth is not None:
         return truth.where(F.col("is_spam_bot")).select("account_id"), (
             "ground truth (synthetic world)"
         )
-    ops_df = read_table(spark, RAW_OPS_ACTIONS.ref(cfg.storage))
     positives, _ = ops_positives(ops_df, as_of, 0)
     return positives, "ops-confirmed spam accounts (a lower bound: unlabelled bots are missed)"
 
