@@ -186,7 +186,7 @@ class FeaturesConfig:
     lockstep_crowd_factor: float = _check("must be above 1", lambda v: v > 1)
     lockstep_min_shared: int = _check("must be at least 2", lambda v: v >= 2)
     lockstep_min_similarity: float = _check("must be in (0, 1]", lambda v: 0 < v <= 1)
-    lockstep_min_phases: int = _check("must be at least 1", lambda v: v >= 1)
+    lockstep_min_phases: float = _check("must be at least 1", lambda v: v >= 1)
     lockstep_clock_periods_minutes: list[int] = _check(
         "must be a non-empty list of periods of at least 1 minute",
         lambda v: len(v) > 0 and all(m >= 1 for m in v),

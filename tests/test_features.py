@@ -16,6 +16,7 @@ from botdetect.dates import end_of_day
 from botdetect.features.catalog import KEY_COLUMNS, feature_columns
 from botdetect.features.cluster import connected_components, merged_components
 from botdetect.features.daily import daily_partials
+from botdetect.features.lockstep import clock_phases
 from botdetect.features.rollup import window_elements
 from botdetect.features.stage import build_account_features, run_features
 from botdetect.features.text import near_duplicate_key, normalise_text
@@ -334,19 +335,45 @@ def test_accounts_on_the_same_clock_are_not_lock_step_partners(spark, world):
     # 1 and 2 post at minute 0 of every hour, 3 and 4 at minute 20 of every other hour (two
     # cron jobs on one period), 7 and 8 every 15 minutes a minute late now and then (two
     # feeds): six shared buckets each, similarity 1, but always at one phase of a period.
+    # 9 and 10 run on two clocks, as a feed operator's feeds do: posts every 15 minutes up
+    # to two minutes late, and logins at minute 8 every six hours. Their shared buckets
+    # take three distinct 3-minute slots of the 15-minute period, but most sit in one.
     # 5 and 6 share five buckets at five phases of every period.
     minutes = {1: [0, 60, 120, 180, 240], 2: [0, 60, 120, 180, 240]}
     minutes |= {3: [20, 140, 260, 380, 500], 4: [20, 140, 260, 380, 500]}
     minutes |= {5: [7, 73, 139, 205, 271], 6: [7, 73, 139, 205, 271]}
     minutes |= {7: [3, 19, 34, 48, 64, 79], 8: [3, 19, 34, 48, 64, 79]}
+    two_clocks = [15 * k + 2 + k % 3 for k in range(12)] + [8, 368]
+    minutes |= {9: two_clocks, 10: two_clocks}
     got = features_for(
-        world, logins=_logins_at(world, minutes), accounts=world.accounts(*range(1, 9))
+        world, logins=_logins_at(world, minutes), accounts=world.accounts(*range(1, 11))
     ).select(*LOCKSTEP)
     expected = spark.createDataFrame(
-        [*[(a, 0, 0.0, 0) for a in (1, 2, 3, 4, 7, 8)], (5, 1, 1.0, 2), (6, 1, 1.0, 2)],
+        [*[(a, 0, 0.0, 0) for a in (1, 2, 3, 4, 7, 8, 9, 10)], (5, 1, 1.0, 2), (6, 1, 1.0, 2)],
         got.schema,
     )
     assert_df_equality(got, expected, ignore_row_order=True)
+
+
+def test_clock_phases_are_the_effective_phases_of_the_best_fitting_clock(spark):
+    # Minute buckets; CFG has 3-minute slots and periods of 15 to 60 minutes.
+    rows = [
+        # One clock a minute or two late: phases 2-4 of 15, one slot once slots start at 1.
+        (1, [2, 3, 4, 17, 18, 19, 32, 33, 34]),
+        # Five phases of every period, once each.
+        (2, [0, 3, 6, 9, 12]),
+        # Twelve buckets on a late 15-minute clock, two on another: 14^2 / (12^2 + 2^2).
+        (3, [15 * k + 2 + k % 3 for k in range(12)] + [8, 368]),
+        # No buckets: no phase.
+        (4, []),
+        (5, None),
+    ]
+    df = spark.createDataFrame(rows, "id int, buckets array<bigint>")
+    got = df.select("id", clock_phases(F.col("buckets"), CFG).alias("phases"))
+    expected = spark.createDataFrame(
+        [(1, 1.0), (2, 5.0), (3, 196 / 148), (4, 0.0), (5, 0.0)], got.schema
+    )
+    assert_approx_df_equality(got, expected, 1e-9, ignore_row_order=True)
 
 
 def test_paraphrases_across_accounts_are_near_duplicate_twins_common_phrases_are_not(spark, world):

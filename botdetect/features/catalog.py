@@ -213,8 +213,8 @@ FEATURES: list[Feature] = [
         "lockstep",
         "accounts whose login and tweet time buckets (lockstep_bucket_seconds, over "
         "lockstep_window_days, crowded buckets left out) share at least lockstep_min_shared "
-        "buckets on lockstep_min_phases minutes of the hour, with a Jaccard similarity of at "
-        "least lockstep_min_similarity",
+        "buckets, spread over lockstep_min_phases effective phases of the clock period that "
+        "fits them best, with a Jaccard similarity of at least lockstep_min_similarity",
         "one controller schedules its bots: they act in the same minutes, people do not",
         windowed=False,
     ),

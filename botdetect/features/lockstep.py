@@ -6,10 +6,11 @@ wording. Each account's activity over `lockstep_window_days` is a set of
 `lockstep_bucket_seconds`-wide buckets (`features_daily.activity_buckets`); two accounts
 are lock-step partners when their sets share at least `lockstep_min_shared` buckets and
 their Jaccard similarity is at least `lockstep_min_similarity`, and the shared buckets are
-not explained by a clock: modulo each of the usual periods (`clock_phases`) they take at
-least `lockstep_min_phases` distinct phases. Coincidences at the same phase of a period
-every time are a shared clock (feeds every 15 minutes, cron jobs on the hour, posting at
-the top of the hour), not a shared controller, whose sessions fall at any time.
+not explained by clocks: modulo the usual period that fits them best (`clock_phases`) they
+spread over at least `lockstep_min_phases` effective phases. Coincidences at the same
+phase of a period every time are a shared clock (feeds every 15 minutes, cron jobs on the
+hour, posting at the top of the hour), not a shared controller, whose sessions fall at
+any time.
 
 Comparing every pair that shares a bucket cannot scale: at a million accounts every
 minute of the day holds thousands of active accounts. So:
@@ -106,40 +107,70 @@ def candidate_pairs(keys_df: DataFrame, max_key_accounts: int) -> DataFrame:
 
 
 def scored_pairs(candidates_df: DataFrame, sets_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
-    """(a, b, shared, similarity, phases): each candidate pair's shared buckets, Jaccard
-    similarity, and `clock_phases` of the shared buckets."""
+    """(a, b, shared, similarity, phases): each candidate pair's shared buckets and Jaccard
+    similarity, and, for the pairs that share enough closely enough to be partners, the
+    `clock_phases` of the shared buckets (0.0 for the others: judging phases costs more)."""
     a = sets_df.select(F.col("account_id").alias("a"), F.col("buckets").alias("sa"))
     b = sets_df.select(F.col("account_id").alias("b"), F.col("buckets").alias("sb"))
     joined = candidates_df.join(a, "a", how="inner").join(b, "b", how="inner")
     common = joined.select("a", "b", "sa", "sb", F.array_intersect("sa", "sb").alias("common"))
-    return common.select(
+    scored = common.select(
         "a",
         "b",
+        "common",
         F.size("common").alias("shared"),
         (F.size("common") / F.size(F.array_union("sa", "sb"))).alias("similarity"),
-        clock_phases(F.col("common"), cfg).alias("phases"),
     )
+    close = (F.col("shared") >= cfg.lockstep_min_shared) & (
+        F.col("similarity") >= cfg.lockstep_min_similarity
+    )
+    phases = F.when(close, clock_phases(F.col("common"), cfg)).otherwise(F.lit(0.0))
+    return scored.select("a", "b", "shared", "similarity", phases.alias("phases"))
 
 
 def clock_phases(buckets: Column, cfg: FeaturesConfig) -> Column:
-    """The fewest distinct phases `buckets` take modulo any of the clock periods
-    (`lockstep_clock_periods_minutes`), in slots of `lockstep_clock_tolerance_seconds`.
+    """How many phases `buckets` effectively take modulo the clock period that explains
+    them best: the fewest, over the periods of `lockstep_clock_periods_minutes` and every
+    placement of slots `lockstep_clock_tolerance_seconds` wide, of n^2 / sum(count^2) over
+    the slots (n buckets; the inverse Simpson index).
 
-    Two jobs on one clock (feeds every 15 minutes, bots hourly, people at the top of the
-    hour) coincide at the same phase of their period every time, give or take their
-    delay: one or two slots. A controller's sessions fall at any phase of any period.
+    One job on a clock (a feed every 15 minutes, a bot hourly, a person at the top of the
+    hour) comes back at the same phase of its period every time, give or take its delay:
+    one slot, once the slots are placed to hold the delay. Two such jobs coinciding give
+    one slot per pair of clocks (their tweets, one's logins against the other's tweets),
+    and the busiest clock holds most of the buckets: fewer than two effective phases. A
+    controller's sessions fall at any phase, spread evenly over the slots: n buckets over
+    k slots take about n k / (n + k - 1), near k once n is well above it. Counting
+    distinct slots instead cannot tell two jittered clocks, four half-empty slots, from a
+    spread.
     """
     width = cfg.lockstep_bucket_seconds
     slot = max(1, cfg.lockstep_clock_tolerance_seconds // width)
     periods = sorted({max(1, m * 60 // width) for m in cfg.lockstep_clock_periods_minutes})
-    counts = [F.size(F.array_distinct(F.transform(buckets, _slot_of(p, slot)))) for p in periods]
-    return F.least(*counts) if len(counts) > 1 else counts[0]
+    squares = [
+        _sum_of_squared_counts(F.transform(buckets, _slot_of(period, slot, offset)))
+        for period in periods
+        for offset in range(min(slot, period))
+    ]
+    n = F.size(buckets).cast("double")
+    most = F.greatest(*squares) if len(squares) > 1 else squares[0]
+    return F.when(n > 0, n * n / most).otherwise(F.lit(0.0))
 
 
-def _slot_of(period: int, slot: int):
-    """x -> the slot of bucket x's phase in `period` (no default arguments: Spark reads a
-    lambda's arity, and a second parameter would be the element's index)."""
-    return lambda x: F.floor(F.pmod(x, F.lit(period)) / slot)
+def _slot_of(period: int, slot: int, offset: int):
+    """x -> the slot of bucket x's phase in `period`, slots starting at `offset` (no
+    default arguments: Spark reads a lambda's arity, and a second parameter would be the
+    element's index)."""
+    return lambda x: F.floor(F.pmod(x + F.lit(offset), F.lit(period)) / slot)
+
+
+def _sum_of_squared_counts(values: Column) -> Column:
+    """The sum over the distinct values of an array of how often each occurs, squared."""
+    return F.aggregate(
+        F.array_distinct(values),
+        F.lit(0).cast("double"),
+        lambda acc, v: acc + F.pow(F.size(F.filter(values, lambda y: y == v)), 2),
+    )
 
 
 def is_lockstep(cfg: FeaturesConfig) -> Column:
