@@ -108,8 +108,12 @@ def candidate_pairs(keys_df: DataFrame, max_key_accounts: int) -> DataFrame:
 
 def scored_pairs(candidates_df: DataFrame, sets_df: DataFrame, cfg: FeaturesConfig) -> DataFrame:
     """(a, b, shared, similarity, phases): each candidate pair's shared buckets and Jaccard
-    similarity, and, for the pairs that share enough closely enough to be partners, the
-    `clock_phases` of the shared buckets (0.0 for the others: judging phases costs more)."""
+    similarity, and the `clock_phases` of the shared buckets where they can decide the
+    rule. Effective phases are dear (a count per slot of every period and placement), so
+    pairs that do not share enough get 0.0, and pairs whose fewest distinct slots (with
+    slots from the top of the hour, an upper bound of the effective phases) fall short of
+    `lockstep_min_phases` get that count; at 1.15M accounts that leaves thousands of the
+    million pairs of automation on one schedule."""
     a = sets_df.select(F.col("account_id").alias("a"), F.col("buckets").alias("sa"))
     b = sets_df.select(F.col("account_id").alias("b"), F.col("buckets").alias("sb"))
     joined = candidates_df.join(a, "a", how="inner").join(b, "b", how="inner")
@@ -124,7 +128,13 @@ def scored_pairs(candidates_df: DataFrame, sets_df: DataFrame, cfg: FeaturesConf
     close = (F.col("shared") >= cfg.lockstep_min_shared) & (
         F.col("similarity") >= cfg.lockstep_min_similarity
     )
-    phases = F.when(close, clock_phases(F.col("common"), cfg)).otherwise(F.lit(0.0))
+    counts = _distinct_slots(F.col("common"), cfg)
+    bound = (F.least(*counts) if len(counts) > 1 else counts[0]).cast("double")
+    phases = (
+        F.when(~close, F.lit(0.0))
+        .when(bound < cfg.lockstep_min_phases, bound)
+        .otherwise(clock_phases(F.col("common"), cfg))
+    )
     return scored.select("a", "b", "shared", "similarity", phases.alias("phases"))
 
 
@@ -144,9 +154,7 @@ def clock_phases(buckets: Column, cfg: FeaturesConfig) -> Column:
     distinct slots instead cannot tell two jittered clocks, four half-empty slots, from a
     spread.
     """
-    width = cfg.lockstep_bucket_seconds
-    slot = max(1, cfg.lockstep_clock_tolerance_seconds // width)
-    periods = sorted({max(1, m * 60 // width) for m in cfg.lockstep_clock_periods_minutes})
+    slot, periods = _clock_grid(cfg)
     squares = [
         _sum_of_squared_counts(F.transform(buckets, _slot_of(period, slot, offset)))
         for period in periods
@@ -155,6 +163,20 @@ def clock_phases(buckets: Column, cfg: FeaturesConfig) -> Column:
     n = F.size(buckets).cast("double")
     most = F.greatest(*squares) if len(squares) > 1 else squares[0]
     return F.when(n > 0, n * n / most).otherwise(F.lit(0.0))
+
+
+def _clock_grid(cfg: FeaturesConfig) -> tuple[int, list[int]]:
+    """(slot width, the clock periods), in buckets."""
+    width = cfg.lockstep_bucket_seconds
+    slot = max(1, cfg.lockstep_clock_tolerance_seconds // width)
+    return slot, sorted({max(1, m * 60 // width) for m in cfg.lockstep_clock_periods_minutes})
+
+
+def _distinct_slots(buckets: Column, cfg: FeaturesConfig) -> list[Column]:
+    """Per clock period, the distinct slots `buckets` take, slots from the top of the
+    hour: each is at least the effective phases of that period and placement."""
+    slot, periods = _clock_grid(cfg)
+    return [F.size(F.array_distinct(F.transform(buckets, _slot_of(p, slot, 0)))) for p in periods]
 
 
 def _slot_of(period: int, slot: int, offset: int):
