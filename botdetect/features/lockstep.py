@@ -125,9 +125,7 @@ def scored_pairs(candidates_df: DataFrame, sets_df: DataFrame, cfg: FeaturesConf
         F.size("common").alias("shared"),
         (F.size("common") / F.size(F.array_union("sa", "sb"))).alias("similarity"),
     )
-    close = (F.col("shared") >= cfg.lockstep_min_shared) & (
-        F.col("similarity") >= cfg.lockstep_min_similarity
-    )
+    close = _shares_enough(cfg)
     counts = _distinct_slots(F.col("common"), cfg)
     bound = (F.least(*counts) if len(counts) > 1 else counts[0]).cast("double")
     phases = (
@@ -195,13 +193,16 @@ def _sum_of_squared_counts(values: Column) -> Column:
     )
 
 
+def _shares_enough(cfg: FeaturesConfig) -> Column:
+    """A scored pair shares enough buckets, closely enough, to be partners."""
+    return (F.col("shared") >= cfg.lockstep_min_shared) & (
+        F.col("similarity") >= cfg.lockstep_min_similarity
+    )
+
+
 def is_lockstep(cfg: FeaturesConfig) -> Column:
     """The rule a scored pair must pass to be a lock-step pair."""
-    return (
-        (F.col("shared") >= cfg.lockstep_min_shared)
-        & (F.col("similarity") >= cfg.lockstep_min_similarity)
-        & (F.col("phases") >= cfg.lockstep_min_phases)
-    )
+    return _shares_enough(cfg) & (F.col("phases") >= cfg.lockstep_min_phases)
 
 
 def lockstep_pairs(daily_df: DataFrame, as_of: dt.date, cfg: FeaturesConfig) -> DataFrame:
