@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -23,9 +24,18 @@ def quantile_cuts(
     return dict(zip(columns, cuts, strict=True))
 
 
-def count_below(value: Column, points: Sequence[float], inclusive: bool = False) -> Column:
-    """How many of `points` lie below `value` (or at it, with `inclusive`)."""
-    cuts = F.array(*[F.lit(p) for p in points])
+def cut_array(points: Sequence[float]) -> Column:
+    """`points` as one array<double> literal. Built from a NumPy array it is one call to
+    the JVM; an `array` of literals is one call per point (and per call-site capture),
+    which made building the model's feature-direction aggregation (two of these per
+    feature and class, 99 points each) take 20 s of a 80 s training run on a tiny world."""
+    return F.lit(np.asarray(points, dtype=np.float64))
+
+
+def count_below(value: Column, points: Sequence[float] | Column, inclusive: bool = False) -> Column:
+    """How many of `points` (or of a `cut_array`) lie below `value` (or at it, with
+    `inclusive`)."""
+    cuts = points if isinstance(points, Column) else cut_array(points)
     if inclusive:
         return F.size(F.filter(cuts, lambda x: x <= value))
     return F.size(F.filter(cuts, lambda x: x < value))

@@ -31,7 +31,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from botdetect.model.registry import TAG_DIRECTIONS
-from botdetect.quantiles import count_below, quantile_cuts
+from botdetect.quantiles import count_below, cut_array, quantile_cuts
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,9 @@ def population_cuts(features_df: DataFrame, columns: Sequence[str]) -> dict[str,
 def percentile_of(value: Column, points: Sequence[float]) -> Column:
     """The population percentile of `value` from 99 cut points (mid-rank, so a value that
     everyone shares sits at the middle, not at p0)."""
-    below = count_below(value, points)
-    at_or_below = count_below(value, points, inclusive=True)
+    cuts = cut_array(points)
+    below = count_below(value, cuts)
+    at_or_below = count_below(value, cuts, inclusive=True)
     return (below + at_or_below) / 2 * (100 / (len(points) + 1))
 
 
@@ -317,11 +318,12 @@ def feature_directions(
     if not ranked:
         return dict.fromkeys(columns, 0)
 
+    ranks = {j: percentile_of(F.col(columns[j]), cuts[columns[j]]) for j in ranked}
+
     def mean_rank(j: int, label: int) -> Column:
         weight = F.when(F.col("label") == label, F.col("weight"))
-        rank = percentile_of(F.col(columns[j]), cuts[columns[j]])
         # try_divide: a class whose weights are all 0 has no mean (ANSI mode would raise).
-        return F.try_divide(F.sum(weight * rank), F.sum(weight))
+        return F.try_divide(F.sum(weight * ranks[j]), F.sum(weight))
 
     row = filled.agg(
         *[mean_rank(j, 1).alias(f"pos{j}") for j in ranked],
