@@ -134,7 +134,11 @@ def _decisions_of_a_report(spark, e2e_world, capsys) -> tuple[str, dict[str, flo
     """Rerun D's report; its promotion reason and every number a decision rests on."""
     capsys.readouterr()
     assert main(["report", "--as-of-date", D.isoformat(), *e2e_world.args]) == 0
-    out = capsys.readouterr().out
+    return _decisions(spark, e2e_world, capsys.readouterr().out)
+
+
+def _decisions(spark, e2e_world, out: str) -> tuple[str, dict[str, float]]:
+    """The promotion reason a report printed and the decision numbers of D's report."""
     why = re.search(r"recommendation: (.*)", out).group(1)
     rows = read_table(spark, MONITORING.ref(e2e_world.cfg.storage)).where(
         F.col("as_of_date") == F.lit(D)
@@ -161,7 +165,7 @@ def test_no_decision_changes_when_the_truth_is_altered_or_absent(spark, e2e_worl
     every account's truth, or removing the truth table, must not move any of them."""
     truth_ref = GROUND_TRUTH.ref(e2e_world.cfg.storage)
     kept = f"{truth_ref.path}.kept"
-    before = _decisions_of_a_report(spark, e2e_world, capsys)
+    before = _decisions(spark, e2e_world, e2e_world.second_out)  # the pipeline's report of D
     assert before[1]["audits_block"] > 0 and "audited" in before[0]
     shutil.move(truth_ref.path, kept)
     try:

@@ -36,7 +36,13 @@ def tweets_df(spark, rows=None):
         (1, 10, T0, "hello there", None, [11], D),
         (2, 11, T0, "hi back", 1, [], D),
     ]
-    return spark.createDataFrame(rows, TWEETS.schema)
+    return in_jvm(spark.createDataFrame(rows, TWEETS.schema))
+
+
+def in_jvm(df):
+    """Rows made in Python, checkpointed into the JVM: the checks scan a table once per
+    expectation, and each scan of Python rows would go through a Python worker."""
+    return df.localCheckpoint()
 
 
 def failures(results):
@@ -140,7 +146,7 @@ def features_df(spark, **overrides):
     schema = ", ".join(
         ["account_id long", "as_of_date date", "cluster_id long"] + [f"{c} double" for c in columns]
     )
-    return spark.createDataFrame(rows, schema)
+    return in_jvm(spark.createDataFrame(rows, schema))
 
 
 def check_features(df):
