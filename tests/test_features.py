@@ -525,7 +525,7 @@ def test_engagement_received_excludes_self_interactions(world):
 
 
 def test_connected_components_follow_chains(spark):
-    edges = spark.createDataFrame(
+    edges = World(spark).table(
         [(5, 100), (3, 100), (3, 200), (9, 200), (7, 300), (8, 300)],
         "account_id long, resource long",
     )
@@ -541,12 +541,9 @@ def test_merged_components_equal_the_components_of_the_union(spark):
     # 2-3 and 4-6 (an infrastructure chain joined end to end), 7-8 (accounts with no
     # infrastructure edge) and 12 with itself only (a pair row of one account).
     edge = "account_id long, resource long"
-    infra = spark.createDataFrame(
-        [(1, 1), (2, 1), (4, 2), (3, 2), (5, 3), (6, 3), (9, 4), (10, 4)], edge
-    )
-    extra = spark.createDataFrame(
-        [(2, 10), (3, 10), (4, 11), (6, 11), (7, 12), (8, 12), (12, 13)], edge
-    )
+    world = World(spark)
+    infra = world.table([(1, 1), (2, 1), (4, 2), (3, 2), (5, 3), (6, 3), (9, 4), (10, 4)], edge)
+    extra = world.table([(2, 10), (3, 10), (4, 11), (6, 11), (7, 12), (8, 12), (12, 13)], edge)
     got = merged_components(connected_components(infra, 10), extra, max_iterations=10)
     expected = spark.createDataFrame(
         [(a, 1) for a in range(1, 7)] + [(7, 7), (8, 7), (9, 9), (10, 9), (12, 12)],
