@@ -53,7 +53,7 @@ class World:
 
     Each table is checkpointed into the JVM as it is made: rows made in Python are
     otherwise read back through a Python worker by every scan, and a roll-up scans its
-    inputs dozens of times (a third of a one-account roll-up's time)."""
+    inputs dozens of times (a fifth of a one-account roll-up's time)."""
 
     def __init__(self, spark):
         self.spark = spark
