@@ -24,7 +24,7 @@ from botdetect.generate.stage import run_generate
 from botdetect.ingest import run_ingest
 from botdetect.privacy import MissingKeyError, keyed_hash, pseudonym_key
 from botdetect.verdicts import standing_spam
-from tests.conftest import tiny_config
+from tests.conftest import jvm_rows, tiny_config
 
 D = dt.date(2026, 11, 28)
 KEY = "test-key"
@@ -49,17 +49,14 @@ def yesterday(n: int = 1) -> dt.date:
 
 
 class World:
-    """Builders for the raw tables, so each test writes only the rows it cares about.
-
-    Each table is checkpointed into the JVM as it is made: rows made in Python are
-    otherwise read back through a Python worker by every scan, and a roll-up scans its
-    inputs dozens of times (a fifth of a one-account roll-up's time)."""
+    """Builders for the raw tables, so each test writes only the rows it cares about
+    (each checkpointed into the JVM: `jvm_rows`)."""
 
     def __init__(self, spark):
         self.spark = spark
 
     def table(self, rows, schema):
-        return self.spark.createDataFrame(rows, schema).localCheckpoint()
+        return jvm_rows(self.spark, rows, schema)
 
     def tweets(self, *rows):
         # (tweet_id, account_id, created_at, text, parent, mentions)
@@ -525,7 +522,8 @@ def test_engagement_received_excludes_self_interactions(world):
 
 
 def test_connected_components_follow_chains(spark):
-    edges = World(spark).table(
+    edges = jvm_rows(
+        spark,
         [(5, 100), (3, 100), (3, 200), (9, 200), (7, 300), (8, 300)],
         "account_id long, resource long",
     )
@@ -541,9 +539,8 @@ def test_merged_components_equal_the_components_of_the_union(spark):
     # 2-3 and 4-6 (an infrastructure chain joined end to end), 7-8 (accounts with no
     # infrastructure edge) and 12 with itself only (a pair row of one account).
     edge = "account_id long, resource long"
-    world = World(spark)
-    infra = world.table([(1, 1), (2, 1), (4, 2), (3, 2), (5, 3), (6, 3), (9, 4), (10, 4)], edge)
-    extra = world.table([(2, 10), (3, 10), (4, 11), (6, 11), (7, 12), (8, 12), (12, 13)], edge)
+    infra = jvm_rows(spark, [(1, 1), (2, 1), (4, 2), (3, 2), (5, 3), (6, 3), (9, 4), (10, 4)], edge)
+    extra = jvm_rows(spark, [(2, 10), (3, 10), (4, 11), (6, 11), (7, 12), (8, 12), (12, 13)], edge)
     got = merged_components(connected_components(infra, 10), extra, max_iterations=10)
     expected = spark.createDataFrame(
         [(a, 1) for a in range(1, 7)] + [(7, 7), (8, 7), (9, 9), (10, 9), (12, 12)],

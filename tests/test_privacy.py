@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from botdetect.io.tables import read_table, table_ref
+from tests.conftest import jvm_rows
 
 pytestmark = pytest.mark.slow
 
@@ -71,11 +72,10 @@ def test_outputs_hold_no_raw_ip_device_id_or_reviewer_note(spark, e2e_world):
     assert {("features", "account_features"), ("scores", "scores"), ("labels", "labels")} <= set(
         tables
     )
-    # The secrets are checkpointed into the JVM (rows made in Python are otherwise read
-    # through a Python worker by every join), and each table is scanned in one query: its
-    # string and long values, each tagged with its column, joined against them.
-    strings = spark.createDataFrame([(s,) for s in ips | notes], "secret string").localCheckpoint()
-    numbers = spark.createDataFrame([(d,) for d in devices], "secret long").localCheckpoint()
+    # Each table is scanned in one query: its string and long values, each tagged with its
+    # column, joined against the secrets (held in the JVM: `jvm_rows`).
+    strings = jvm_rows(spark, [(s,) for s in ips | notes], "secret string")
+    numbers = jvm_rows(spark, [(d,) for d in devices], "secret long")
     for layer, name in tables:
         df = read_table(spark, table_ref(cfg.storage, layer, name))
         values: dict[type, list] = {T.StringType: [], T.LongType: []}

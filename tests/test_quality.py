@@ -24,7 +24,7 @@ from botdetect.quality.stage import (
     run_validate,
 )
 from botdetect.quality.suites import apply_overrides, features_suite, raw_suite
-from tests.conftest import tiny_config
+from tests.conftest import jvm_rows, tiny_config
 
 D = dt.date(2026, 11, 28)
 CFG = load_config("local")
@@ -36,13 +36,7 @@ def tweets_df(spark, rows=None):
         (1, 10, T0, "hello there", None, [11], D),
         (2, 11, T0, "hi back", 1, [], D),
     ]
-    return in_jvm(spark.createDataFrame(rows, TWEETS.schema))
-
-
-def in_jvm(df):
-    """Rows made in Python, checkpointed into the JVM: the checks scan a table once per
-    expectation, and each scan of Python rows would go through a Python worker."""
-    return df.localCheckpoint()
+    return jvm_rows(spark, rows, TWEETS.schema)  # the checks scan it once per expectation
 
 
 def failures(results):
@@ -146,7 +140,7 @@ def features_df(spark, **overrides):
     schema = ", ".join(
         ["account_id long", "as_of_date date", "cluster_id long"] + [f"{c} double" for c in columns]
     )
-    return in_jvm(spark.createDataFrame(rows, schema))
+    return jvm_rows(spark, rows, schema)
 
 
 def check_features(df):
