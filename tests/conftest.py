@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import io
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from pyspark.sql import DataFrame, SparkSession
 
 from botdetect.cli import main
 from botdetect.config import BOT_KINDS, Config, SparkConfig, load_config
+from botdetect.generate.stage import run_generate
+from botdetect.ingest import run_ingest
 from botdetect.session import get_spark
 
 DEFAULTS = load_config(None, [])  # conf/base.yml with local.yml: every default, once
@@ -68,6 +71,32 @@ def tiny_config(root: Path, *overrides: str) -> Config:
             *overrides,
         ],
     )
+
+
+SMALL_WORLD = ["generate.accounts=300", "generate.days=4", "features.windows=[1, 3]"]
+
+
+@pytest.fixture(scope="session")
+def small_world_root(spark, tmp_path_factory) -> Path:
+    """A 300-account, 4-day world generated and ingested once for the tests that run
+    stages on it (`small_world` gives each its own copy)."""
+    root = tmp_path_factory.mktemp("small")
+    cfg = tiny_config(root, *SMALL_WORLD)
+    run_generate(spark, cfg)
+    run_ingest(spark, cfg, full=True)
+    return root
+
+
+@pytest.fixture
+def small_world(small_world_root):
+    """`small_world(root)`: a copy of the small world's exports and raw tables at `root`,
+    and its configuration."""
+
+    def copy(root: Path) -> Config:
+        shutil.copytree(small_world_root, root, dirs_exist_ok=True)
+        return tiny_config(root, *SMALL_WORLD)
+
+    return copy
 
 
 E2E_DATE = dt.date(2026, 11, 28)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import shutil
 
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
@@ -20,11 +19,9 @@ from botdetect.features.lockstep import clock_phases
 from botdetect.features.rollup import window_elements
 from botdetect.features.stage import build_account_features, run_features
 from botdetect.features.text import near_duplicate_key, normalise_text
-from botdetect.generate.stage import run_generate
-from botdetect.ingest import run_ingest
 from botdetect.privacy import MissingKeyError, keyed_hash, pseudonym_key
 from botdetect.verdicts import standing_spam
-from tests.conftest import jvm_rows, tiny_config
+from tests.conftest import jvm_rows
 
 D = dt.date(2026, 11, 28)
 KEY = "test-key"
@@ -584,16 +581,9 @@ def test_prod_refuses_to_run_without_a_key(monkeypatch):
 
 
 @pytest.mark.slow
-def test_daily_runs_give_the_same_features_as_a_full_refresh(spark, tmp_path):
-    full = tiny_config(
-        tmp_path / "full", "generate.accounts=300", "generate.days=4", "features.windows=[1, 3]"
-    )
-    run_generate(spark, full)
-    run_ingest(spark, full, full=True)
-    incremental = tiny_config(
-        tmp_path / "inc", "generate.accounts=300", "generate.days=4", "features.windows=[1, 3]"
-    )
-    shutil.copytree(tmp_path / "full" / "raw", tmp_path / "inc" / "raw")
+def test_daily_runs_give_the_same_features_as_a_full_refresh(spark, tmp_path, small_world):
+    full = small_world(tmp_path / "full")
+    incremental = small_world(tmp_path / "inc")
 
     run_features(spark, full, full_refresh=True)
     # The first daily run finds no partials and computes its window's days; the next

@@ -12,8 +12,6 @@ from botdetect.config import load_config
 from botdetect.contract import ACCOUNTS, FOLLOWS, INTERACTIONS, LOGINS, TWEETS
 from botdetect.features.catalog import KEY_COLUMNS, feature_columns
 from botdetect.features.stage import run_features
-from botdetect.generate.stage import run_generate
-from botdetect.ingest import run_ingest
 from botdetect.pipeline import FEATURES, RunOptions, run_stage
 from botdetect.quality.checks import orphan_fraction, volume_change
 from botdetect.quality.gx import CheckResult, run_checks
@@ -24,7 +22,7 @@ from botdetect.quality.stage import (
     run_validate,
 )
 from botdetect.quality.suites import apply_overrides, features_suite, raw_suite
-from tests.conftest import jvm_rows, tiny_config
+from tests.conftest import jvm_rows
 
 D = dt.date(2026, 11, 28)
 CFG = load_config("local")
@@ -218,12 +216,8 @@ def test_severity_can_be_overridden_from_conf():
 
 
 @pytest.mark.slow
-def test_gate_passes_clean_data_and_stops_bad_data(spark, tmp_path):
-    cfg = tiny_config(
-        tmp_path, "generate.accounts=300", "generate.days=3", "features.windows=[1, 3]"
-    )
-    run_generate(spark, cfg)
-    run_ingest(spark, cfg, full=True)
+def test_gate_passes_clean_data_and_stops_bad_data(spark, tmp_path, small_world):
+    cfg = small_world(tmp_path)
     raw_results, report = run_validate(spark, cfg, "raw")
     assert all(r.success for r in raw_results if r.severity == "critical")
     assert "PASSED" in report.read_text()

@@ -74,6 +74,14 @@ def _fill(column: str) -> F.Column:
     return F.coalesce(F.col(column), F.lit(default)).alias(column)
 
 
+def _materialised(df: DataFrame, what: str) -> DataFrame:
+    """`df` checkpointed, with the time it took in the log."""
+    started = time.monotonic()
+    out = df.localCheckpoint()
+    log.info("features: %s in %.1f s", what, time.monotonic() - started)
+    return out
+
+
 def build_account_features(
     daily_df: DataFrame,
     accounts_df: DataFrame,
@@ -97,9 +105,9 @@ def build_account_features(
     ip_pairs = with_sharers(kind_elements(elements_df, "ip_hashes"))
     device_pairs = with_sharers(kind_elements(elements_df, "device_hashes"))
     # Lock-step pairs feed features and the controller graph, twins two features: each
-    # materialised once.
-    twins = near_duplicate_pairs(elements_df, cfg).localCheckpoint()
-    lockstep = lockstep_pairs(daily_df, as_of, cfg).localCheckpoint()
+    # materialised once (and timed: the two cross-account steps of the roll-up).
+    twins = _materialised(near_duplicate_pairs(elements_df, cfg), "near-duplicate twins")
+    lockstep = _materialised(lockstep_pairs(daily_df, as_of, cfg), "lock-step pairs")
     infrastructure = non_hot_edges(ip_pairs, cfg.hot_ip_accounts, "ip").unionByName(
         non_hot_edges(device_pairs, cfg.hot_device_accounts, "device")
     )
