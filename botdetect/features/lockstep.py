@@ -43,11 +43,14 @@ LOCKSTEP_COLUMNS = ["lockstep_partners", "lockstep_max_similarity", "lockstep_co
 
 
 def account_buckets(daily_df: DataFrame, as_of: dt.date, cfg: FeaturesConfig) -> DataFrame:
-    """(account_id, bucket): the distinct active buckets of each account in the window."""
-    return (
-        daily_df.where(in_window(as_of, cfg.lockstep_window_days))
-        .select("account_id", F.explode(BUCKETS_COLUMN).alias("bucket"))
-        .distinct()
+    """(account_id, bucket): the distinct active buckets of each account in the window.
+
+    No `distinct` is needed (it was a shuffle of every row): `features_daily` has one row
+    per account and event day, each row's buckets are distinct, and a bucket lies inside
+    one day (its width divides an hour, so a day holds whole buckets) and so in one row.
+    """
+    return daily_df.where(in_window(as_of, cfg.lockstep_window_days)).select(
+        "account_id", F.explode(BUCKETS_COLUMN).alias("bucket")
     )
 
 
@@ -62,30 +65,45 @@ def uncrowded(buckets_df: DataFrame, crowd_factor: float) -> DataFrame:
 
 def bucket_sets(buckets_df: DataFrame, min_size: int) -> DataFrame:
     """(account_id, buckets): sorted bucket arrays of the accounts with at least
-    `min_size` buckets (fewer can never share `min_size`)."""
+    `min_size` buckets (fewer can never share `min_size`). Buckets are held as 32-bit
+    integers (minutes since 1970 fit until the year 6053): the candidate pairs' join
+    moves one of these arrays per pair, the largest shuffle of the step."""
     return (
         buckets_df.groupBy("account_id")
-        .agg(F.array_sort(F.collect_list("bucket")).alias("buckets"))
+        .agg(F.array_sort(F.collect_list(F.col("bucket").cast("int"))).alias("buckets"))
         .where(F.size("buckets") >= min_size)
     )
 
 
 def band_keys(sets_df: DataFrame, bands: int, rows: int, seed: int) -> DataFrame:
-    """(account_id, band, key): one MinHash band key per band of each account's set."""
-    mins = [F.array_min(F.transform("buckets", _hash_with(seed + i))) for i in range(bands * rows)]
+    """(account_id, band, key): one MinHash band key per band of each account's set.
+
+    The minimum of each hash function is an aggregate over the set's exploded elements
+    rather than a lambda over the array (Spark interprets lambdas; an aggregate is
+    compiled). `bucket_sets` leaves the sets partitioned by account, so on its output the
+    aggregate adds no shuffle.
+    """
+    element = F.col("bucket").cast("long")  # the hashes of the 64-bit bucket ids
+    mins = (
+        sets_df.select("account_id", F.explode("buckets").alias("bucket"))
+        .groupBy("account_id")
+        .agg(
+            *[
+                F.min(F.xxhash64(F.lit(seed + i), element)).alias(f"m{i}")
+                for i in range(bands * rows)
+            ]
+        )
+    )
     keys = F.array(
         *[
             F.struct(
-                F.lit(b).alias("band"), F.xxhash64(*mins[b * rows : (b + 1) * rows]).alias("key")
+                F.lit(b).alias("band"),
+                F.xxhash64(*[F.col(f"m{i}") for i in range(b * rows, (b + 1) * rows)]).alias("key"),
             )
             for b in range(bands)
         ]
     )
-    return sets_df.select("account_id", F.inline(keys))
-
-
-def _hash_with(seed: int):
-    return lambda bucket: F.xxhash64(F.lit(seed), bucket)
+    return mins.select("account_id", F.inline(keys))
 
 
 def candidate_pairs(keys_df: DataFrame, max_key_accounts: int) -> DataFrame:
@@ -113,17 +131,38 @@ def scored_pairs(candidates_df: DataFrame, sets_df: DataFrame, cfg: FeaturesConf
     pairs that do not share enough get 0.0, and pairs whose fewest distinct slots (with
     slots from the top of the hour, an upper bound of the effective phases) fall short of
     `lockstep_min_phases` get that count; at 1.15M accounts that leaves thousands of the
-    million pairs of automation on one schedule."""
+    million pairs of automation on one schedule. Candidates whose set sizes alone rule out
+    `lockstep_min_similarity` are not scored (not in the result)."""
+    # A pair's similarity is at most its smaller set's size over its larger's (the same
+    # division, so rounding cannot part them): pairs that cannot reach
+    # `lockstep_min_similarity` are dropped on the sizes alone (two numbers per account)
+    # before their sets are joined.
+    sizes = sets_df.select("account_id", F.size("buckets").alias("n"))
+    na = sizes.select(F.col("account_id").alias("a"), F.col("n").alias("na"))
+    nb = sizes.select(F.col("account_id").alias("b"), F.col("n").alias("nb"))
+    possible = (
+        candidates_df.join(na, "a", how="inner")
+        .join(nb, "b", how="inner")
+        .where(F.least("na", "nb") / F.greatest("na", "nb") >= F.lit(cfg.lockstep_min_similarity))
+        .select("a", "b")
+    )
     a = sets_df.select(F.col("account_id").alias("a"), F.col("buckets").alias("sa"))
     b = sets_df.select(F.col("account_id").alias("b"), F.col("buckets").alias("sb"))
-    joined = candidates_df.join(a, "a", how="inner").join(b, "b", how="inner")
-    common = joined.select("a", "b", "sa", "sb", F.array_intersect("sa", "sb").alias("common"))
+    joined = possible.join(a, "a", how="inner").join(b, "b", how="inner")
+    common = joined.select(
+        "a",
+        "b",
+        F.size("sa").alias("na"),
+        F.size("sb").alias("nb"),
+        F.array_intersect("sa", "sb").alias("common"),
+    )
+    # Sets hold distinct buckets: their union has na + nb - shared of them.
     scored = common.select(
         "a",
         "b",
         "common",
         F.size("common").alias("shared"),
-        (F.size("common") / F.size(F.array_union("sa", "sb"))).alias("similarity"),
+        (F.size("common") / (F.col("na") + F.col("nb") - F.size("common"))).alias("similarity"),
     )
     close = _shares_enough(cfg)
     counts = _distinct_slots(F.col("common"), cfg)
