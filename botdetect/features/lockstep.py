@@ -144,18 +144,11 @@ def scored_pairs(candidates_df: DataFrame, sets_df: DataFrame, cfg: FeaturesConf
         candidates_df.join(na, "a", how="inner")
         .join(nb, "b", how="inner")
         .where(F.least("na", "nb") / F.greatest("na", "nb") >= F.lit(cfg.lockstep_min_similarity))
-        .select("a", "b")
     )
     a = sets_df.select(F.col("account_id").alias("a"), F.col("buckets").alias("sa"))
     b = sets_df.select(F.col("account_id").alias("b"), F.col("buckets").alias("sb"))
     joined = possible.join(a, "a", how="inner").join(b, "b", how="inner")
-    common = joined.select(
-        "a",
-        "b",
-        F.size("sa").alias("na"),
-        F.size("sb").alias("nb"),
-        F.array_intersect("sa", "sb").alias("common"),
-    )
+    common = joined.select("a", "b", "na", "nb", F.array_intersect("sa", "sb").alias("common"))
     # Sets hold distinct buckets: their union has na + nb - shared of them.
     scored = common.select(
         "a",
