@@ -23,6 +23,7 @@ from pyspark.sql import SparkSession
 
 from botdetect.config import Config
 from botdetect.dates import utc_now
+from botdetect.io.rows import rows_frame
 from botdetect.io.tables import TableRef, table_version
 from botdetect.table_catalog import AUDIT_RUNS, schema_of
 
@@ -102,7 +103,7 @@ class RunRecorder:
             model_version,
         )
         ref = AUDIT_RUNS.ref(self.cfg.storage)
-        df = self.spark.createDataFrame([row], schema_of(AUDIT_RUNS))
+        df = rows_frame(self.spark, [row], schema_of(AUDIT_RUNS))
         writer = df.write.format("delta").mode("append")
         if ref.full_name:
             writer.saveAsTable(ref.full_name)

@@ -17,6 +17,7 @@ from botdetect.cli import main
 from botdetect.config import BOT_KINDS, Config, SparkConfig, load_config
 from botdetect.generate.stage import run_generate
 from botdetect.ingest import run_ingest
+from botdetect.io.rows import rows_frame
 from botdetect.session import get_spark
 
 DEFAULTS = load_config(None, [])  # conf/base.yml with local.yml: every default, once
@@ -49,10 +50,10 @@ def spark() -> Iterator[SparkSession]:
 
 
 def jvm_rows(spark: SparkSession, rows: list, schema) -> DataFrame:
-    """Hand-made rows as a DataFrame checkpointed into the JVM. Rows made in Python are
-    otherwise read back through a Python worker by every scan, and a feature roll-up or a
-    quality suite scans its inputs dozens of times (a fifth of a one-account roll-up)."""
-    return spark.createDataFrame(rows, schema).localCheckpoint()
+    """Hand-made rows as a DataFrame held in the JVM (`botdetect.io.rows`). Made with
+    `spark.createDataFrame`, they would be read back through a Python worker by every
+    scan, and a feature roll-up or a quality suite scans its inputs dozens of times."""
+    return rows_frame(spark, rows, schema)
 
 
 def tiny_config(root: Path, *overrides: str) -> Config:

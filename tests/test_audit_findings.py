@@ -15,6 +15,7 @@ from botdetect.report.audit_findings import (
 )
 from botdetect.report.audited import Stratum, TweetStratum
 from botdetect.table_catalog import AUDIT_REQUESTS
+from tests.conftest import jvm_rows
 
 D = dt.date(2026, 11, 28)
 D1, D2 = D - dt.timedelta(days=3), D - dt.timedelta(days=2)  # two scoring dates
@@ -25,7 +26,8 @@ def at(day: dt.date, hour: int = 9) -> dt.datetime:
 
 
 def _requests(spark):
-    return spark.createDataFrame(
+    return jvm_rows(
+        spark,
         [
             (D1, 1, "block", 0.99, 40, 3),
             (D1, 2, "block", 0.99, 40, 3),
@@ -42,7 +44,8 @@ def _ops(spark):
     def row(account, when, restriction, trigger, reason="spam"):
         return (account, when, restriction, reason, None, trigger, 5.0)
 
-    return spark.createDataFrame(
+    return jvm_rows(
+        spark,
         [
             row(1, at(D1 + dt.timedelta(days=1)), "suspend", "random_audit"),
             row(2, at(D1 + dt.timedelta(days=1)), "none", "random_audit"),
@@ -59,7 +62,8 @@ def _ops(spark):
 
 def test_each_request_takes_its_first_audit_verdict_made_after_it(spark):
     got = audit_verdicts(_requests(spark), _ops(spark), D1, D - dt.timedelta(days=1), D)
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             (D1, 1, "block", 40, True),
             (D1, 2, "block", 40, False),  # the older audit lock answered an earlier request
@@ -86,16 +90,18 @@ def test_strata_are_per_date_and_band_and_count_unanswered_requests_in_the_size(
 
 
 def test_tweet_strata_split_the_periods_tweets_by_band_both_ways(spark):
-    scores = spark.createDataFrame(
+    scores = jvm_rows(
+        spark,
         [(1, "block"), (2, "block"), (3, "allow"), (4, "allow"), (5, "allow")],
         "account_id long, decision string",
     )
-    tweets = spark.createDataFrame(
+    tweets = jvm_rows(
+        spark,
         [(1, 50, 5), (2, 10, 1), (3, 4, 4), (5, 2, 2)],  # account 4 sent nothing
         "account_id long, tweets long, kept long",
     )
-    verdicts = spark.createDataFrame(
-        [(1, True), (2, False), (4, False)], "account_id long, is_spam boolean"
+    verdicts = jvm_rows(
+        spark, [(1, True), (2, False), (4, False)], "account_id long, is_spam boolean"
     )
     observed, blocked = tweet_strata(scores, tweets, verdicts)
     assert observed == [
@@ -109,7 +115,8 @@ def test_tweet_strata_split_the_periods_tweets_by_band_both_ways(spark):
 
 
 def test_truth_shares_pool_the_audited_strata_only(spark):
-    scores = spark.createDataFrame(
+    scores = jvm_rows(
+        spark,
         [
             (1, D1, "block"),
             (2, D1, "block"),
@@ -119,8 +126,10 @@ def test_truth_shares_pool_the_audited_strata_only(spark):
         ],
         "account_id long, as_of_date date, decision string",
     )
-    truth = spark.createDataFrame(
-        [(1, True), (2, False), (3, False), (4, True)], "account_id long, is_spam_bot boolean"
+    truth = jvm_rows(
+        spark,
+        [(1, True), (2, False), (3, False), (4, True)],
+        "account_id long, is_spam_bot boolean",
     )
     got = truth_shares(scores, truth, [("block", D1), ("block", D2), ("allow", D1)])
     assert got == {"block": 2 / 3, "allow": 0.0}

@@ -13,6 +13,7 @@ from botdetect.generate.ops_team import verdicts, worklist
 from botdetect.io.landing import read_export, replace_export_files
 from botdetect.score.audit_sample import audit_draw, audit_sample
 from botdetect.table_catalog import AUDIT_REQUESTS
+from tests.conftest import jvm_rows
 
 D = dt.date(2026, 11, 27)
 
@@ -24,7 +25,7 @@ def _scores(spark, bands):
         for _ in range(n):
             rows.append((next_id, decision, 0.5))
             next_id += 1
-    return spark.createDataFrame(rows, "account_id long, decision string, score double")
+    return jvm_rows(spark, rows, "account_id long, decision string, score double")
 
 
 def _types(df_or_schema):
@@ -80,14 +81,15 @@ def test_nothing_to_audit_gives_an_empty_sample_with_the_schema(spark):
 
 def _queue(spark, clusters):
     member = "struct<expected_value:double,account_id:bigint>"
-    return spark.createDataFrame(
+    return jvm_rows(
+        spark,
         [(c, p, [{"expected_value": ev, "account_id": a} for a, ev in m]) for c, p, m in clusters],
         f"cluster_id long, priority double, members array<{member}>",
     )
 
 
 def test_the_worklist_puts_audits_first_then_the_queue_by_priority_and_value(spark):
-    audits = spark.createDataFrame([(7,), (3,)], "account_id long")
+    audits = jvm_rows(spark, [(7,), (3,)], "account_id long")
     queue = _queue(
         spark,
         [
@@ -96,7 +98,8 @@ def test_the_worklist_puts_audits_first_then_the_queue_by_priority_and_value(spa
         ],
     )
     got = worklist(audits, queue)
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             (3, "random_audit", 1),
             (7, "random_audit", 2),
@@ -111,7 +114,8 @@ def test_the_worklist_puts_audits_first_then_the_queue_by_priority_and_value(spa
 
 
 def test_verdicts_follow_the_truth_within_capacity_as_ops_rows(spark):
-    work = spark.createDataFrame(
+    work = jvm_rows(
+        spark,
         [
             (1, "random_audit", 1),
             (2, "random_audit", 2),
@@ -120,8 +124,8 @@ def test_verdicts_follow_the_truth_within_capacity_as_ops_rows(spark):
         ],
         "account_id long, review_trigger string, position int",
     )
-    truth = spark.createDataFrame(
-        [(1, True), (2, False), (3, True), (4, True)], "account_id long, is_spam_bot boolean"
+    truth = jvm_rows(
+        spark, [(1, True), (2, False), (3, True), (4, True)], "account_id long, is_spam_bot boolean"
     )
     day = D + dt.timedelta(days=1)
     got = verdicts(work, truth, day, capacity=3, error_rate=0.0, seed=7)
@@ -148,11 +152,14 @@ def test_verdicts_follow_the_truth_within_capacity_as_ops_rows(spark):
 
 def test_export_files_of_a_tag_are_replaced_and_the_rest_kept(spark, tmp_path):
     landing = str(tmp_path)
-    first = spark.createDataFrame(
-        [(1, dt.datetime(2026, 11, 20, 9), "lock", "spam", "n", None, None)], OPS_ACTIONS.schema
+    first = jvm_rows(
+        spark,
+        [(1, dt.datetime(2026, 11, 20, 9), "lock", "spam", "n", None, None)],
+        OPS_ACTIONS.schema,
     )
     first.write.mode("overwrite").parquet(f"{landing}/ops_actions")  # "the platform's" export
-    added = spark.createDataFrame(
+    added = jvm_rows(
+        spark,
         [(2, dt.datetime(2026, 11, 28, 9), "none", "spam", "x", "random_audit", 3.0)],
         OPS_ACTIONS.schema,
     )

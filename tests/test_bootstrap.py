@@ -17,12 +17,13 @@ from botdetect.train.bootstrap import (
     replicate_sums,
 )
 from botdetect.train.models import calibrate, fit_calibrator
+from tests.conftest import jvm_rows
 
 BINS = 10
 
 
 def _scored(spark, rows):
-    return spark.createDataFrame(rows, "cluster_id long, score double, label int, w double")
+    return jvm_rows(spark, rows, "cluster_id long, score double, label int, w double")
 
 
 def test_min_effective_rows_is_the_inverse_of_the_allowed_error():
@@ -87,9 +88,7 @@ def test_bands_too_small_to_judge_are_skipped_not_trusted(spark):
 
 
 def test_a_botnet_is_resampled_as_a_whole(spark):
-    df = spark.createDataFrame(
-        [(1, 1.0), (1, 1.0), (1, 1.0), (2, 1.0)], "cluster_id long, x double"
-    )
+    df = jvm_rows(spark, [(1, 1.0), (1, 1.0), (1, 1.0), (2, 1.0)], "cluster_id long, x double")
     full, reps = replicate_sums(df, ["x"], 50, 11)
     assert full == {"x": 4.0}
     # Each replicate draws cluster 1 (3 rows) and cluster 2 (1 row) whole: x = 3a + b.
@@ -102,7 +101,7 @@ def test_the_calibrator_is_monotone_and_weighted_to_the_population(spark):
     # Margins 0..9; positives only at the top; negatives weigh 5 (sampled at 20%).
     rows = [(float(m), 1 if m >= 7 else 0, 1.0 if m >= 7 else 5.0) for m in range(10)]
     rows += [(8.0, 0, 5.0)]  # one sampled negative among the top margins
-    raw = spark.createDataFrame(rows, "raw double, label int, w double")
+    raw = jvm_rows(spark, rows, "raw double, label int, w double")
     calibrator = fit_calibrator(raw)
     got = [r["score"] for r in calibrate(calibrator, raw).orderBy("raw").collect()]
     assert got == sorted(got)  # monotone in the margin
@@ -110,12 +109,12 @@ def test_the_calibrator_is_monotone_and_weighted_to_the_population(spark):
     # Margins 7 and 8 pool: 2 positives against one negative of weight 5 -> 2 / 7, placed
     # at their weighted mean margin (7 * 1 + 8 * 6) / 7; margins 0..6 pool to 0 at 3.
     centre = (7 * 1 + 8 * 6) / 7
-    assert calibrate(calibrator, spark.createDataFrame([(centre,)], "raw double")).first()[
+    assert calibrate(calibrator, jvm_rows(spark, [(centre,)], "raw double")).first()[
         "score"
     ] == pytest.approx(2 / 7)
     # Between two block centres the score is interpolated, never a step: the margin 7.5
     # gets a probability between the blocks' 0 and 2/7 that no plain isotonic step holds.
-    between = calibrate(calibrator, spark.createDataFrame([(7.5,)], "raw double")).first()
+    between = calibrate(calibrator, jvm_rows(spark, [(7.5,)], "raw double")).first()
     assert between["score"] == pytest.approx((7.5 - 3) / (centre - 3) * 2 / 7)
-    edges = spark.createDataFrame([(-5.0,), (20.0,)], "raw double")
+    edges = jvm_rows(spark, [(-5.0,), (20.0,)], "raw double")
     assert [r["score"] for r in calibrate(calibrator, edges).orderBy("raw").collect()] == [0, 1]

@@ -20,6 +20,7 @@ from botdetect.io.tables import TableRef, read_table, write_date_partition, writ
 from botdetect.table_catalog import LABELS
 from botdetect.train.dataset import split_of
 from botdetect.train.stage import no_rows_message
+from tests.conftest import jvm_rows
 
 D = dt.date(2026, 11, 28)
 TRAIN = load_config("local").train
@@ -38,7 +39,7 @@ def test_an_empty_world_gives_empty_features_and_training_refuses(spark, tmp_pat
     # What ingest makes of exports with no rows (tests/test_ingest.py): empty raw tables.
     # (`generate` refuses generate.accounts=0: tests/test_config.py.)
     for name in ("tweets", "interactions", "accounts", "follows", "logins", "ops_actions"):
-        empty = spark.createDataFrame([], SOURCE_TABLES[name].schema)
+        empty = jvm_rows(spark, [], SOURCE_TABLES[name].schema)
         write_table(empty, _ref(tmp_path, "raw", name))
 
     # Features: one row per account, so none, with every column (no quality gate has run
@@ -50,7 +51,7 @@ def test_an_empty_world_gives_empty_features_and_training_refuses(spark, tmp_pat
     assert features.count() == 0
     assert features.columns[3:] == feature_columns([1])
 
-    write_table(spark.createDataFrame([], LABELS.schema), _ref(tmp_path, "labels", "labels"))
+    write_table(jvm_rows(spark, [], LABELS.schema), _ref(tmp_path, "labels", "labels"))
     assert main(_argv("train", tmp_path, "--set", "features.windows=[1]")) == 1
     assert capsys.readouterr().err == (
         "botdetect train: error: table features.account_features has no rows for 2026-11-28 "
@@ -72,7 +73,7 @@ def _write_labelled_world(spark, root: Path, positives: list[int], negatives: li
     """account_features (every catalogue column, zeros) and labels for the accounts; an
     account's id is its component id."""
     columns = feature_columns(sorted(load_config("local").features.windows))
-    accounts = spark.createDataFrame([(a,) for a in positives + negatives], "account_id long")
+    accounts = jvm_rows(spark, [(a,) for a in positives + negatives], "account_id long")
     features = accounts.select(
         "account_id",
         F.lit(D).alias("as_of_date"),
@@ -80,7 +81,8 @@ def _write_labelled_world(spark, root: Path, positives: list[int], negatives: li
         *[F.lit(0.0).alias(c) for c in columns],
     )
     write_table(features, _ref(root, "features", "account_features"))
-    labels = spark.createDataFrame(
+    labels = jvm_rows(
+        spark,
         [(a, D, 1, "ops", 1.0, 1.0) for a in positives]
         + [(a, D, 0, "random", 1.0, 0.2) for a in negatives],
         LABELS.schema,
@@ -125,7 +127,7 @@ def test_training_refuses_features_computed_before_a_column_was_added(spark, tmp
     _write_labelled_world(spark, tmp_path, _clusters_in(spark, "train", 30), list(range(200)))
     ref = _ref(tmp_path, "features", "account_features")
     written = read_table(spark, ref)
-    old = spark.createDataFrame(written.collect(), written.schema)
+    old = jvm_rows(spark, written.collect(), written.schema)
     write_table(old.drop("spam_mutual_follows"), ref, partition_by=("as_of_date",))
     later = old.withColumn("as_of_date", F.lit(D + dt.timedelta(days=1)))
     write_date_partition(later, ref, "as_of_date", D + dt.timedelta(days=1))

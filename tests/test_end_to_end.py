@@ -28,7 +28,7 @@ from botdetect.table_catalog import (
     RAW_OPS_ACTIONS,
     SCORES,
 )
-from tests.conftest import E2E_ACCOUNTS, E2E_DATE, E2E_FIRST
+from tests.conftest import E2E_ACCOUNTS, E2E_DATE, E2E_FIRST, jvm_rows
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +84,7 @@ def test_scores_have_one_row_per_account_and_a_rerun_replaces_the_date(spark, e2
     assert main(["score", "--as-of-date", D.isoformat(), *e2e_world.args]) == 0
     after = read_table(spark, ref).where(F.col("as_of_date") == F.lit(D))
     assert_df_equality(
-        spark.createDataFrame(snapshot, after.schema),
+        jvm_rows(spark, snapshot, after.schema),
         after.orderBy("account_id"),
         ignore_row_order=True,
     )

@@ -21,7 +21,7 @@ from botdetect.model.explain import (
 )
 from botdetect.model.registry import ServedModel
 from botdetect.train.models import ForestParams, fit, forest_pipeline, logistic_pipeline
-from tests.conftest import DEFAULTS
+from tests.conftest import DEFAULTS, jvm_rows
 
 COLUMNS = ("tweets_1d", "account_age_days", "followers", "const")
 ACCOUNT = "account_id long, tweets_1d double, account_age_days double, followers double"
@@ -31,14 +31,15 @@ REASONS = "account_id long, why array<string>"
 @pytest.fixture(scope="module")
 def population(spark):
     """100 accounts: tweets and followers 0..99, ages 0..990 days, one constant."""
-    return spark.createDataFrame(
+    return jvm_rows(
+        spark,
         [(i, float(i), 10.0 * i, float(i), 7.0) for i in range(100)],
         f"{ACCOUNT}, const double",
     )
 
 
 def _why(spark, explainer, population, rows, top):
-    accounts = spark.createDataFrame(rows, ACCOUNT).selectExpr("*", "7.0 AS const")
+    accounts = jvm_rows(spark, rows, ACCOUNT).selectExpr("*", "7.0 AS const")
     cuts = explained_cuts(population, explainer)
     return accounts.select("account_id", reason_codes(explainer, cuts, top).alias("why"))
 
@@ -82,7 +83,8 @@ def test_forest_reasons_are_on_the_spam_side_only(spark, population):
         ],
         top=3,
     )
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             (1, ["tweets_1d=99 (p99)", "account_age_days=0 (p1)"]),
             (2, []),
@@ -104,7 +106,8 @@ def test_forest_without_directions_reads_only_high_values(spark, population):
         [(1, 99.0, 0.0, 99.0), (2, 50.0, 990.0, 50.0), (3, 50.0, 0.0, 0.0)],
         top=3,
     )
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             (1, ["tweets_1d=99 (p99)", "followers=99 (p99)"]),
             (2, ["account_age_days=990 (p99)"]),
@@ -131,7 +134,8 @@ def test_regression_reasons_rank_by_coefficient_times_standardised_value(spark, 
         ],
         top=3,
     )
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             (1, ["tweets_1d=80 (p81)", "followers=0 (p1)"]),
             (2, ["account_age_days=0 (p1)", "tweets_1d=60 (p61)", "followers=45 (p46)"]),
@@ -142,7 +146,7 @@ def test_regression_reasons_rank_by_coefficient_times_standardised_value(spark, 
     )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
     top1 = _why(spark, LINEAR, population, [(2, 60.0, 0.0, 45.0)], top=1)
-    expected1 = spark.createDataFrame([(2, ["account_age_days=0 (p1)"])], REASONS)
+    expected1 = jvm_rows(spark, [(2, ["account_age_days=0 (p1)"])], REASONS)
     assert_df_equality(top1, expected1, ignore_nullable=True)
 
 
@@ -165,7 +169,8 @@ def _training_rows(spark):
     """Spam: many tweets, new accounts, few followers; humans the opposite."""
     spam = [(i, 1, 1.0, 60.0 + i, 5.0 * i, float(i), 7.0) for i in range(20)]
     humans = [(100 + i, 0, 1.0, float(i), 500.0 + 50 * i, 50.0 + i, 7.0) for i in range(20)]
-    return spark.createDataFrame(
+    return jvm_rows(
+        spark,
         spam + humans,
         "account_id long, label int, weight double, tweets_1d double, "
         "account_age_days double, followers double, const double",
@@ -192,7 +197,8 @@ def test_a_fitted_regression_explains_with_its_own_coefficients_scaler_and_fill(
     assert explainer.stds == tuple(scaler.std.toArray())
     assert explainer.fills == (-1.0, -1.0, -1.0)
     assert explainer.directions == (1, -1, -1)
-    accounts = spark.createDataFrame(
+    accounts = jvm_rows(
+        spark,
         [
             (1, 90.0, 3000.0, 500.0),  # spammy volume from an old, popular account
             (2, 0.0, 3000.0, 500.0),  # human everywhere
@@ -215,8 +221,8 @@ def test_a_fitted_regression_explains_with_its_own_coefficients_scaler_and_fill(
         "account_age_days": "account_age_days=0 (p1)",
         "followers": "followers=0 (p1)",
     }
-    expected = spark.createDataFrame(
-        [(1, ["tweets_1d=90 (p99)"]), (2, []), (3, [texts[c] for c in order])], REASONS
+    expected = jvm_rows(
+        spark, [(1, ["tweets_1d=90 (p99)"]), (2, []), (3, [texts[c] for c in order])], REASONS
     )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
@@ -260,7 +266,7 @@ def test_feature_directions_from_weighted_percentile_ranks(spark):
         (0, 1.0, 4.0, 400.0, 2.0, None, 0.0, 5.0, 0.5),
     ]
     schema = "label int, weight double, " + ", ".join(f"{c} double" for c in columns)
-    train = spark.createDataFrame(rows, schema)
+    train = jvm_rows(spark, rows, schema)
     assert feature_directions(train, columns, -1.0) == {
         "tweets": 1,
         "age": -1,

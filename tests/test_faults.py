@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from botdetect.cli import main
 from botdetect.io.tables import read_table, table_ref, table_version
 from botdetect.table_catalog import SCORES
-from tests.conftest import E2E_ACCOUNTS, E2E_DATE, E2E_FIRST
+from tests.conftest import E2E_ACCOUNTS, E2E_DATE, E2E_FIRST, jvm_rows
 
 pytestmark = pytest.mark.slow
 
@@ -88,12 +88,12 @@ def test_killed_write_keeps_the_previous_version_and_a_rerun_matches(
     assert table_version(spark, ref) == version  # no commit from the killed run
     after_kill = read_table(spark, ref).where(day)
     assert_df_equality(
-        spark.createDataFrame(expected, after_kill.schema), after_kill, ignore_row_order=True
+        jvm_rows(spark, expected, after_kill.schema), after_kill, ignore_row_order=True
     )
     assert main(argv) == 0
     rerun = read_table(spark, ref).where(day)
     assert table_version(spark, ref) == version + 1
-    assert_df_equality(spark.createDataFrame(expected, rerun.schema), rerun, ignore_row_order=True)
+    assert_df_equality(jvm_rows(spark, expected, rerun.schema), rerun, ignore_row_order=True)
 
 
 def _score_rows(spark, cfg, day):

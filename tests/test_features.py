@@ -86,7 +86,7 @@ class World:
                     (verified or {}).get(account, i < 0),
                 )
             )
-        df = self.spark.createDataFrame(rows, ACCOUNTS.schema)
+        df = jvm_rows(self.spark, rows, ACCOUNTS.schema)
         return (
             df.withColumn("creation_ip_h", keyed_hash(F.col("creation_ip"), KEY))
             .withColumn("creation_device_h", keyed_hash(F.col("creation_device_id"), KEY))
@@ -128,19 +128,21 @@ def features_for(
 
 
 def test_normalisation_masks_urls_mentions_and_numbers(spark):
-    df = spark.createDataFrame(
-        [("WIN $500 now!!  https://t.co/ab12 @bob",), ("Weather 21C",), ("",), (None,)], "t string"
+    df = jvm_rows(
+        spark,
+        [("WIN $500 now!!  https://t.co/ab12 @bob",), ("Weather 21C",), ("",), (None,)],
+        "t string",
     )
     got = df.select(normalise_text(F.col("t")).alias("n"))
-    expected = spark.createDataFrame(
-        [("win <num> now!! <url> <user>",), ("weather <num>",), ("",), (None,)], "n string"
+    expected = jvm_rows(
+        spark, [("win <num> now!! <url> <user>",), ("weather <num>",), ("",), (None,)], "n string"
     )
     assert_df_equality(got, expected, ignore_nullable=True)
 
 
 def test_near_duplicate_key_ignores_masks_and_order(spark):
-    df = spark.createDataFrame(
-        [("buy cheap pills <url>",), ("pills cheap buy <num>",), ("<url>",)], "n string"
+    df = jvm_rows(
+        spark, [("buy cheap pills <url>",), ("pills cheap buy <num>",), ("<url>",)], "n string"
     )
     keys = [r[0] for r in df.select(near_duplicate_key(F.col("n"), 17)).collect()]
     assert keys[0] == keys[1]
@@ -191,7 +193,8 @@ def test_scale_features_and_a_gap_across_midnight(spark, world):
         "active_minutes_per_day_7d",
         "hour_entropy_7d",
     )
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             # two gaps of 60 s (one across midnight): perfectly regular -> cv 0
             (10, 1, 3, -1.0, 0.0, 1 / 3, 1 / 3, 2, 2 / 3, 0.0, 1.5, 1.5, 0.9182958340544896),
@@ -226,7 +229,8 @@ def test_template_shared_by_many_accounts_is_a_campaign_common_phrases_are_not(s
     got = features_for(world, tweets=tweets, accounts=world.accounts(10, 11, 12, 13)).select(
         "account_id", "max_template_accounts", "campaign_template_share", "self_dup_ratio_1d"
     )
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [(10, 2, 1 / 3, 0.0), (11, 2, 1 / 3, 0.0), (12, 0, 0.0, 0.0), (13, 1, 0.0, 0.0)],
         got.schema,
     )
@@ -250,7 +254,8 @@ def test_hot_nat_ip_is_infrastructure_not_a_botnet(spark, world):
         "sync_login_ratio_1d",
         "failed_login_ratio_1d",
     )
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             *[(a, 0, 1, 1, a, 1, 0.0, 0.0) for a in (1, 2, 3, 4)],
             (5, 2, 0, 1, 5, 2, 1.0, 0.0),
@@ -299,7 +304,8 @@ def test_accounts_acting_in_the_same_minutes_are_lock_step_partners(spark, world
         accounts=world.accounts(1, 2, 3, 4, 5),
     ).persist()
     got = features.select(*LOCKSTEP)
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [(1, 1, 1.0, 2), (2, 1, 1.0, 2), (3, 0, 0.0, 0), (4, 0, 0.0, 0), (5, 0, 0.0, 0)],
         got.schema,
     )
@@ -327,8 +333,8 @@ def test_a_crowded_bucket_makes_no_lock_step_pair(spark, world):
     got = features_for(
         world, logins=_logins_at(world, minutes), accounts=world.accounts(*range(1, 9)), cfg=cfg
     ).select(*LOCKSTEP)
-    expected = spark.createDataFrame(
-        [(1, 1, 1.0, 2), (2, 1, 1.0, 2), *[(a, 0, 0.0, 0) for a in range(3, 9)]], got.schema
+    expected = jvm_rows(
+        spark, [(1, 1, 1.0, 2), (2, 1, 1.0, 2), *[(a, 0, 0.0, 0) for a in range(3, 9)]], got.schema
     )
     assert_df_equality(got, expected, ignore_row_order=True)
 
@@ -350,7 +356,8 @@ def test_accounts_on_the_same_clock_are_not_lock_step_partners(spark, world):
     got = features_for(
         world, logins=_logins_at(world, minutes), accounts=world.accounts(*range(1, 11))
     ).select(*LOCKSTEP)
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [*[(a, 0, 0.0, 0) for a in (1, 2, 3, 4, 7, 8, 9, 10)], (5, 1, 1.0, 2), (6, 1, 1.0, 2)],
         got.schema,
     )
@@ -370,11 +377,9 @@ def test_clock_phases_are_the_effective_phases_of_the_best_fitting_clock(spark):
         (4, []),
         (5, None),
     ]
-    df = spark.createDataFrame(rows, "id int, buckets array<bigint>")
+    df = jvm_rows(spark, rows, "id int, buckets array<bigint>")
     got = df.select("id", clock_phases(F.col("buckets"), CFG).alias("phases"))
-    expected = spark.createDataFrame(
-        [(1, 1.0), (2, 5.0), (3, 196 / 148), (4, 0.0), (5, 0.0)], got.schema
-    )
+    expected = jvm_rows(spark, [(1, 1.0), (2, 5.0), (3, 196 / 148), (4, 0.0), (5, 0.0)], got.schema)
     assert_approx_df_equality(got, expected, 1e-9, ignore_row_order=True)
 
 
@@ -391,8 +396,8 @@ def test_paraphrases_across_accounts_are_near_duplicate_twins_common_phrases_are
     got = features_for(
         world, tweets=tweets, accounts=world.accounts(10, 11, 12, 13, 14), cfg=cfg
     ).select("account_id", "nd_twin_accounts", "nd_twin_share")
-    expected = spark.createDataFrame(
-        [(10, 1, 0.5), (11, 1, 0.5), (12, 0, 0.0), (13, 0, 0.0), (14, 0, 0.0)], got.schema
+    expected = jvm_rows(
+        spark, [(10, 1, 0.5), (11, 1, 0.5), (12, 0, 0.0), (13, 0, 0.0), (14, 0, 0.0)], got.schema
     )
     assert_approx_df_equality(got, expected, 1e-9, ignore_row_order=True)
 
@@ -428,7 +433,8 @@ def test_follow_graph_features(spark, world):
         "follows_given_7d",
         "follows_received_7d",
     )
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             (1, 1, 2, 0.5, 0.5, 1, 1),
             (2, 1, 1, 1.0, 1.0, 1, 0),
@@ -449,7 +455,8 @@ def test_mutual_follows_with_spam_accounts(spark, world):
     got = features_for(
         world, follows=follows, spam=(7, 8), accounts=world.accounts(1, 2, 3, 4, 7, 8)
     ).select("account_id", "spam_mutual_follows", "spam_mutual_follow_share")
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             (1, 2, 2 / 3),
             (2, 0, 0.0),  # one-way: a follow nobody returned says nothing of the follower
@@ -465,7 +472,8 @@ def test_mutual_follows_with_spam_accounts(spark, world):
 
 def test_standing_spam_verdicts(spark):
     day = dt.datetime.combine(D, dt.time(12))
-    ops = spark.createDataFrame(
+    ops = jvm_rows(
+        spark,
         [
             (1, day, "suspend", "spam"),
             (2, day, "lock", "spam"),
@@ -493,8 +501,8 @@ def test_profile_features(spark, world):
     got = features_for(world, accounts=accounts).select(
         "account_id", "account_age_days", "is_verified", "handle_length", "handle_digit_ratio"
     )
-    expected = spark.createDataFrame(
-        [(1, 10, 1, 4, 0.5), (2, (D - dt.date(2020, 1, 1)).days, 0, 0, 0.0)], got.schema
+    expected = jvm_rows(
+        spark, [(1, 10, 1, 4, 0.5), (2, (D - dt.date(2020, 1, 1)).days, 0, 0, 0.0)], got.schema
     )
     assert_df_equality(got, expected, ignore_row_order=True)
 
@@ -525,8 +533,8 @@ def test_connected_components_follow_chains(spark):
         "account_id long, resource long",
     )
     got = connected_components(edges, max_iterations=10)
-    expected = spark.createDataFrame(
-        [(5, 3), (3, 3), (9, 3), (7, 7), (8, 7)], "account_id long, cluster_id long"
+    expected = jvm_rows(
+        spark, [(5, 3), (3, 3), (9, 3), (7, 7), (8, 7)], "account_id long, cluster_id long"
     )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
@@ -539,7 +547,8 @@ def test_merged_components_equal_the_components_of_the_union(spark):
     infra = jvm_rows(spark, [(1, 1), (2, 1), (4, 2), (3, 2), (5, 3), (6, 3), (9, 4), (10, 4)], edge)
     extra = jvm_rows(spark, [(2, 10), (3, 10), (4, 11), (6, 11), (7, 12), (8, 12), (12, 13)], edge)
     got = merged_components(connected_components(infra, 10), extra, max_iterations=10)
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [(a, 1) for a in range(1, 7)] + [(7, 7), (8, 7), (9, 9), (10, 9), (12, 12)],
         "account_id long, cluster_id long",
     )

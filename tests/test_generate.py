@@ -12,6 +12,7 @@ from botdetect.config import load_config
 from botdetect.contract import SOURCE_TABLES
 from botdetect.generate.world import BENIGN_AUTOMATION_KINDS, generate_world, plan_world
 from botdetect.table_catalog import GROUND_TRUTH
+from tests.conftest import jvm_rows
 
 AS_OF = dt.date(2026, 11, 28)
 PLATFORM_START = dt.date(2010, 1, 1)
@@ -238,7 +239,8 @@ def test_new_kinds_have_their_configured_shares(spark, tiny_world):
         .groupBy("bot_kind", "is_spam_bot")
         .agg(F.count("*").alias("accounts"), F.countDistinct("botnet_id").alias("botnets"))
     )
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             # 20% of 60 bots, in botnets of 10; 1% and 0.5% of 3,000 accounts, benign.
             ("evasive", True, 12, 2),

@@ -23,7 +23,7 @@ from botdetect.ingest import (
 from botdetect.io.landing import SourceNotFoundError, describe_unreadable_file, write_export
 from botdetect.io.tables import TableRef, table_version
 from botdetect.table_catalog import QUARANTINE
-from tests.conftest import tiny_config
+from tests.conftest import jvm_rows, tiny_config
 
 AS_OF = dt.date(2026, 11, 28)
 STRINGS = T.StructType([T.StructField(c, T.StringType()) for c in TWEETS.columns])
@@ -32,9 +32,9 @@ TS = dt.datetime
 
 def write_source(spark, cfg, name, rows, schema, fmt="parquet"):
     path = f"{cfg.storage.landing_root}/{name}"
-    spark.createDataFrame(rows, schema).write.mode("overwrite").format(fmt).option(
-        "header", "true"
-    ).save(path)
+    jvm_rows(spark, rows, schema).write.mode("overwrite").format(fmt).option("header", "true").save(
+        path
+    )
 
 
 def raw(spark, cfg, name):
@@ -71,7 +71,8 @@ def cfg(tmp_path: Path):
 def test_clean_rows_land_intact_and_times_are_utc(spark, cfg):
     write_source(spark, cfg, "tweets", GOOD, STRINGS)
     result = ingest_table(spark, cfg, TWEETS, AS_OF)
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             (1, 10, TS(2026, 11, 28, 8), "hi", None, [11, 12], dt.date(2026, 11, 28)),
             (2, 11, TS(2026, 11, 27, 23, 30), "hi", 1, [], dt.date(2026, 11, 27)),
@@ -88,7 +89,8 @@ def test_each_kind_of_bad_row_is_quarantined_with_its_reason(spark, cfg):
     write_source(spark, cfg, "tweets", GOOD + BAD, STRINGS)
     result = ingest_table(spark, cfg, TWEETS, AS_OF)
     got = quarantine(spark, cfg).select("source_table", "rule", "column", "batch_date")
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             ("tweets", "null_key", "tweet_id", AS_OF),
             ("tweets", "unparseable_timestamp", "created_at", AS_OF),
@@ -155,7 +157,7 @@ def test_rerun_replaces_instead_of_appending(spark, cfg):
     ingest_table(spark, cfg, TWEETS, AS_OF)
     assert_df_equality(
         raw(spark, cfg, "tweets"),
-        spark.createDataFrame(first_rows, first.schema),
+        jvm_rows(spark, first_rows, first.schema),
         ignore_row_order=True,
     )
     assert quarantine(spark, cfg).count() == 6
@@ -187,9 +189,7 @@ def test_missing_export_fails_naming_the_table(spark, cfg):
 def test_an_export_folder_without_data_files_is_refused_not_read_as_empty(spark, cfg):
     # A partitioned writer leaves no file at all for an empty table: nothing says which
     # columns it had, and zero rows would replace the raw table with nothing.
-    write_export(
-        spark.createDataFrame([], TWEETS.schema), cfg.storage.landing_root, TWEETS, "parquet"
-    )
+    write_export(jvm_rows(spark, [], TWEETS.schema), cfg.storage.landing_root, TWEETS, "parquet")
     with pytest.raises(SourceNotFoundError) as err:
         ingest_table(spark, cfg, TWEETS, AS_OF)
     assert str(err.value) == (
@@ -201,7 +201,7 @@ def test_an_export_folder_without_data_files_is_refused_not_read_as_empty(spark,
 
 def test_an_export_with_no_rows_gives_an_empty_table(spark, cfg):
     # A file that carries the schema and no row: the export of an empty platform.
-    empty = spark.createDataFrame([], TWEETS.schema)
+    empty = jvm_rows(spark, [], TWEETS.schema)
     empty.write.parquet(f"{cfg.storage.landing_root}/tweets")
     result = ingest_table(spark, cfg, TWEETS, AS_OF, full=True)
     assert (result.read, result.written, result.quarantined) == (0, 0, 0)
@@ -229,7 +229,8 @@ def _parquet_files(cfg, name):
 def test_a_truncated_export_file_fails_naming_table_and_file_and_writes_nothing(
     spark, cfg, capsys, day, checksum, why
 ):
-    typed = spark.createDataFrame(
+    typed = jvm_rows(
+        spark,
         [
             (1, 10, TS(2026, 11, 28, 8), "hi", None, [11], AS_OF),
             (2, 11, TS(2026, 11, 27, 8), "yo", None, [], dt.date(2026, 11, 27)),
@@ -290,7 +291,7 @@ def test_unreadable_file_messages_come_from_sparks_error_text():
     ],
 )
 def test_schema_drift_fails_naming_table_and_column(spark, cfg, drop, add, message):
-    df = spark.createDataFrame(GOOD, STRINGS)
+    df = jvm_rows(spark, GOOD, STRINGS)
     if drop:
         df = df.drop(drop)
     if add:
@@ -317,8 +318,10 @@ def test_an_ops_export_older_than_the_review_fields_ingests_with_them_null(spark
     )
     result = ingest_table(spark, cfg, OPS_ACTIONS, AS_OF)
     assert (result.read, result.written, result.quarantined) == (1, 1, 0)
-    expected = spark.createDataFrame(
-        [(10, TS(2026, 11, 20, 9), "suspend", "spam", "case 1", None, None)], OPS_ACTIONS.schema
+    expected = jvm_rows(
+        spark,
+        [(10, TS(2026, 11, 20, 9), "suspend", "spam", "case 1", None, None)],
+        OPS_ACTIONS.schema,
     )
     assert_df_equality(raw(spark, cfg, "ops_actions"), expected)
 
@@ -333,7 +336,8 @@ def test_review_verdicts_ingest_and_a_bad_trigger_or_duration_is_quarantined(spa
     ]
     write_source(spark, cfg, "ops_actions", rows, strings)
     ingest_table(spark, cfg, OPS_ACTIONS, AS_OF)
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             (10, TS(2026, 11, 20, 9), "none", "spam", None, "random_audit", 4.5),
             (11, TS(2026, 11, 20, 10), "suspend", "spam", "n", "model_queue", 12.0),
@@ -348,7 +352,7 @@ def test_review_verdicts_ingest_and_a_bad_trigger_or_duration_is_quarantined(spa
 
 
 def test_renamed_column_is_reported_as_missing(spark, cfg):
-    df = spark.createDataFrame(GOOD, STRINGS).withColumnRenamed("created_at", "created")
+    df = jvm_rows(spark, GOOD, STRINGS).withColumnRenamed("created_at", "created")
     df.write.mode("overwrite").parquet(f"{cfg.storage.landing_root}/tweets")
     with pytest.raises(SchemaMismatchError, match="missing column 'created_at'"):
         ingest_table(spark, cfg, TWEETS, AS_OF)

@@ -16,6 +16,7 @@ from botdetect.labels import (
     ops_positives,
     reviewed_verdicts,
 )
+from tests.conftest import jvm_rows
 
 D = dt.date(2026, 11, 14)
 CFG = load_config("local").labels  # horizon 14 days
@@ -30,7 +31,8 @@ def ids(df):
 
 
 def test_positives_are_spam_restrictions_not_cleared_within_the_horizon(spark):
-    ops = spark.createDataFrame(
+    ops = jvm_rows(
+        spark,
         [
             (1, at(-3), "suspend", "spam", "n", None, None),
             (2, at(-3), "lock", "spam", "n", None, None),
@@ -51,7 +53,8 @@ def test_positives_are_spam_restrictions_not_cleared_within_the_horizon(spark):
 
 
 def _daily(spark, rows):
-    return spark.createDataFrame(
+    return jvm_rows(
+        spark,
         [(a, D, ips, devs) for a, ips, devs in rows],
         "account_id long, event_date date, ip_hashes array<bigint>, device_hashes array<bigint>",
     )
@@ -69,7 +72,7 @@ def test_expansion_follows_small_shared_ips_and_devices_but_not_hot_ones(spark):
             (11, [900], [91]),
         ],
     )
-    positives = spark.createDataFrame([(1,)], "account_id long")
+    positives = jvm_rows(spark, [(1,)], "account_id long")
     got = expanded_positives(daily, positives, D, 28, hot_ip_accounts=3, hot_device_accounts=3)
     assert ids(got) == [7, 9]
 
@@ -81,13 +84,11 @@ def _follows(spark, pairs, when=None):
         rows.append((a, b, when or at(-2)))
         if mutual:
             rows.append((b, a, when or at(-2)))
-    return spark.createDataFrame(
-        rows, "account_id long, followed_account_id long, created_at timestamp"
-    )
+    return jvm_rows(spark, rows, "account_id long, followed_account_id long, created_at timestamp")
 
 
 def test_follow_ring_expansion_needs_several_mutual_positives_making_a_share(spark):
-    positives = spark.createDataFrame([(1,), (2,), (3,)], "account_id long")
+    positives = jvm_rows(spark, [(1,), (2,), (3,)], "account_id long")
     follows = _follows(
         spark,
         [
@@ -114,7 +115,7 @@ def test_follow_ring_expansion_needs_several_mutual_positives_making_a_share(spa
 
 
 def test_a_second_follow_ring_round_counts_what_the_first_found(spark):
-    positives = spark.createDataFrame([(1,), (2,)], "account_id long")
+    positives = jvm_rows(spark, [(1,), (2,)], "account_id long")
     # 10 rings with 1 and 2; 20 rings with 10 and 2 only; 30 with 20 alone (one is never
     # enough, whatever the round).
     follows = _follows(
@@ -127,12 +128,12 @@ def test_a_second_follow_ring_round_counts_what_the_first_found(spark):
 
 
 def test_labels_rows_sources_weights_and_exclusions(spark):
-    accounts = spark.createDataFrame(
-        [(i, i in (20, 21, 22)) for i in range(1, 23)], "account_id long, verified boolean"
+    accounts = jvm_rows(
+        spark, [(i, i in (20, 21, 22)) for i in range(1, 23)], "account_id long, verified boolean"
     )
-    positives = spark.createDataFrame([(1,)], "account_id long")
-    cleared = spark.createDataFrame([(2,)], "account_id long")
-    expanded = spark.createDataFrame([(3,), (2,), (20,)], "account_id long")
+    positives = jvm_rows(spark, [(1,)], "account_id long")
+    cleared = jvm_rows(spark, [(2,)], "account_id long")
+    expanded = jvm_rows(spark, [(3,), (2,), (20,)], "account_id long")
     cfg = dataclasses.replace(CFG, random_negative_rate=1.0, verified_negative_max_share=0.1)
     got = build_labels(accounts, positives, cleared, expanded, D, cfg)
     rows = {
@@ -152,7 +153,8 @@ def test_labels_rows_sources_weights_and_exclusions(spark):
 
 
 def test_audit_and_queue_verdicts_are_labels_that_win_over_other_sources(spark):
-    ops = spark.createDataFrame(
+    ops = jvm_rows(
+        spark,
         [
             (1, at(-5), "suspend", "spam", "n", "user_report", 5.0),  # ops positive...
             (1, at(-2), "none", "spam", "n", "random_audit", 5.0),  # ...an audit finds nothing
@@ -174,12 +176,12 @@ def test_audit_and_queue_verdicts_are_labels_that_win_over_other_sources(spark):
         (6, 0),
         (99, 1),
     ]
-    accounts = spark.createDataFrame(
-        [(i, False) for i in range(1, 9)], "account_id long, verified boolean"
+    accounts = jvm_rows(
+        spark, [(i, False) for i in range(1, 9)], "account_id long, verified boolean"
     )
     positives, _ = ops_positives(ops, D, CFG.horizon_days)
     positives = positives.join(accounts, "account_id", "inner").select("account_id")  # as run
-    empty = spark.createDataFrame([], "account_id long")
+    empty = jvm_rows(spark, [], "account_id long")
     cfg = dataclasses.replace(CFG, random_negative_rate=0.5, reviewed_weight=3.0)
     plain = build_labels(accounts, positives, empty, empty, D, cfg)
     got = build_labels(accounts, positives, empty, empty, D, cfg, reviewed)
@@ -205,10 +207,10 @@ def test_audit_and_queue_verdicts_are_labels_that_win_over_other_sources(spark):
 
 
 def test_negative_sampling_is_deterministic_and_near_its_rate(spark):
-    accounts = spark.createDataFrame(
-        [(i, False) for i in range(1, 2001)], "account_id long, verified boolean"
+    accounts = jvm_rows(
+        spark, [(i, False) for i in range(1, 2001)], "account_id long, verified boolean"
     )
-    empty = spark.createDataFrame([], "account_id long")
+    empty = jvm_rows(spark, [], "account_id long")
     cfg = dataclasses.replace(CFG, random_negative_rate=0.2)
     first = build_labels(accounts, empty, empty, empty, D, cfg)
     again = build_labels(accounts, empty, empty, empty, D, cfg)

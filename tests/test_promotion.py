@@ -7,6 +7,7 @@ import pytest
 from botdetect.config import load_config
 from botdetect.model import registry
 from botdetect.train.stage import _judge_champion, compare_flags
+from tests.conftest import jvm_rows
 
 
 def _served(block: str) -> registry.ServedModel:
@@ -28,8 +29,8 @@ def test_a_champion_that_cannot_be_loaded_fails_the_run_and_promotes_nothing(
         raise OSError(f"no artifacts at {uri}")
 
     monkeypatch.setattr(mlflow.spark, "load_model", broken)
-    test_df = spark.createDataFrame(
-        [(1, 1, 1, 1.0)], "account_id long, cluster_id long, label int, w double"
+    test_df = jvm_rows(
+        spark, [(1, 1, 1, 1.0)], "account_id long, cluster_id long, label int, w double"
     )
     with pytest.raises(registry.ChampionError, match="champion v4 of m cannot be loaded"):
         _judge_champion(cfg, None, 0.99, test_df)
@@ -51,8 +52,8 @@ def test_no_champion_or_a_champion_without_block_band_needs_no_comparison(monkey
 
 
 def _both(spark, rows):
-    return spark.createDataFrame(
-        rows, "cluster_id long, label int, w double, score double, champion_score double"
+    return jvm_rows(
+        spark, rows, "cluster_id long, label int, w double, score double, champion_score double"
     )
 
 

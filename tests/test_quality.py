@@ -99,23 +99,23 @@ def test_bad_tweets_are_caught_by_the_named_expectation(spark, mutate, expected)
 
 
 def test_enum_typo_is_caught(spark):
-    df = spark.createDataFrame(
-        [(10, 1, "favorite", T0, D), (11, 1, "retweeet", T0, D)], INTERACTIONS.schema
+    df = jvm_rows(
+        spark, [(10, 1, "favorite", T0, D), (11, 1, "retweeet", T0, D)], INTERACTIONS.schema
     )
     assert ("interactions", "ExpectColumnValuesToBeInSet", "action") in check_raw(df, INTERACTIONS)
 
 
 def test_duplicate_compound_key_and_null_required_are_caught(spark):
-    follows = spark.createDataFrame([(1, 2, T0), (1, 2, T0)], FOLLOWS.schema)
+    follows = jvm_rows(spark, [(1, 2, T0), (1, 2, T0)], FOLLOWS.schema)
     assert ("follows", "ExpectCompoundColumnsToBeUnique", "account_id,followed_account_id") in (
         check_raw(follows, FOLLOWS)
     )
-    logins = spark.createDataFrame([(1, T0, 5, "1.2.3.4", None, None, D)], LOGINS.schema)
+    logins = jvm_rows(spark, [(1, T0, 5, "1.2.3.4", None, None, D)], LOGINS.schema)
     assert ("logins", "ExpectColumnValuesToNotBeNull", "success") in check_raw(logins, LOGINS)
 
 
 def test_orphan_rows_are_measured_against_the_threshold(spark):
-    accounts = spark.createDataFrame([(10, "a", "A", T0, None, None, False)], ACCOUNTS.schema)
+    accounts = jvm_rows(spark, [(10, "a", "A", T0, None, None, False)], ACCOUNTS.schema)
     result = orphan_fraction(tweets_df(spark), accounts, "tweets", max_fraction=0.1)
     assert (result.success, result.unexpected_count, result.observed) == (False, 1, "0.500000")
     assert orphan_fraction(tweets_df(spark), accounts, "tweets", 0.5).success

@@ -11,7 +11,7 @@ from botdetect.report import shadow
 from botdetect.report.audited import Estimate
 from botdetect.report.drift import Drift, drift, psi
 from botdetect.report.findings import drift_rows, drift_status, flagged_rate_status
-from tests.conftest import DEFAULTS
+from tests.conftest import DEFAULTS, jvm_rows
 
 D = dt.date(2026, 11, 28)
 
@@ -64,7 +64,8 @@ def test_drift_status_and_rows():
 
 def _tiny_world(spark):
     """Accounts 1 and 2 are spam bots, 3 and 4 humans. Scores flag 1 (day -2) and 3 (day -1)."""
-    tweets = spark.createDataFrame(
+    tweets = jvm_rows(
+        spark,
         [
             (1, ts(-3, 10)),  # before the flag: stays
             (1, ts(-1, 0, 30)),  # flagged on day -2, effective day -1 01:00: stays
@@ -79,7 +80,8 @@ def _tiny_world(spark):
         ],
         "account_id long, created_at timestamp",
     )
-    scores = spark.createDataFrame(
+    scores = jvm_rows(
+        spark,
         [
             (1, D - dt.timedelta(days=2), "block"),
             (1, D - dt.timedelta(days=1), "block"),
@@ -89,7 +91,7 @@ def _tiny_world(spark):
         ],
         "account_id long, as_of_date date, decision string",
     )
-    spam = spark.createDataFrame([(1,), (2,)], "account_id long")
+    spam = jvm_rows(spark, [(1,), (2,)], "account_id long")
     return tweets.where(tweets.created_at >= ts(-6, 0)), scores, spam
 
 
@@ -115,7 +117,8 @@ def test_counterfactual_spam_fraction_on_a_tiny_world(spark):
 
 
 def _ops(spark, rows):
-    return spark.createDataFrame(
+    return jvm_rows(
+        spark,
         rows,
         "account_id long, action_at timestamp, restriction string, reason string, "
         "review_trigger string, review_minutes double",
@@ -162,7 +165,8 @@ def test_hit_rates_per_trigger_leave_clearings_out(spark):
 
 def test_the_queues_hit_rate_takes_each_listed_accounts_first_review_after_listing(spark):
     member = "struct<expected_value:double,account_id:bigint>"
-    queue = spark.createDataFrame(
+    queue = jvm_rows(
+        spark,
         [
             (D - dt.timedelta(days=3), 1, [{"expected_value": 2.0, "account_id": 1}]),
             (
@@ -195,11 +199,10 @@ def test_the_queues_hit_rate_takes_each_listed_accounts_first_review_after_listi
 
 
 def test_cadence_leaks_and_the_longest_schedule_within_budget(spark):
-    flags = spark.createDataFrame(
-        [(1, D - dt.timedelta(days=1))], "account_id long, flagged_on date"
-    )
+    flags = jvm_rows(spark, [(1, D - dt.timedelta(days=1))], "account_id long, flagged_on date")
     # Flagged on D - 1: the data shows it at midnight, ts(0, 0); then four tweets.
-    tweets = spark.createDataFrame(
+    tweets = jvm_rows(
+        spark,
         [
             (1, ts(-1, 20)),
             (1, ts(0, 0)),

@@ -9,20 +9,21 @@ import datetime as dt
 from botdetect.report import findings as fnd
 from botdetect.report.audited import Estimate
 from botdetect.report.page import SECTIONS, SHADOW_KEYS, ModelView, run_page
-from tests.conftest import DEFAULTS
+from tests.conftest import DEFAULTS, jvm_rows
 
 D = dt.date(2026, 11, 28)
 SCORES = "account_id long, score double, decision string"
 
 
 def test_decision_counts_with_and_without_the_truth(spark):
-    today = spark.createDataFrame(
+    today = jvm_rows(
+        spark,
         [(1, 0.99, "block"), (2, 0.98, "block"), (3, 0.5, "review"), (4, 0.01, "allow")],
         SCORES,
     )
     # 2 has no truth row (an account the generator does not know: not a bot), 3 a null.
-    truth = spark.createDataFrame(
-        [(1, True), (3, None), (4, False)], "account_id long, is_spam_bot boolean"
+    truth = jvm_rows(
+        spark, [(1, True), (3, None), (4, False)], "account_id long, is_spam_bot boolean"
     )
     assert fnd.decision_counts(today, truth) == [("allow", 1, 0), ("block", 2, 1), ("review", 1, 0)]
     assert fnd.decision_counts(today, None) == [
@@ -34,8 +35,10 @@ def test_decision_counts_with_and_without_the_truth(spark):
 
 
 def test_histogram_puts_a_score_of_one_in_the_last_bin_and_drops_empty_decisions(spark):
-    today = spark.createDataFrame(
-        [(1, 1.0, "block"), (2, 0.999, "block"), (3, 0.0, "allow"), (4, 0.051, "allow")], SCORES
+    today = jvm_rows(
+        spark,
+        [(1, 1.0, "block"), (2, 0.999, "block"), (3, 0.0, "allow"), (4, 0.051, "allow")],
+        SCORES,
     )
     got = fnd.histogram(today)
     assert set(got) == {"block", "allow"}
@@ -46,7 +49,8 @@ def test_histogram_puts_a_score_of_one_in_the_last_bin_and_drops_empty_decisions
 
 def test_queue_top_takes_the_dates_clusters_by_priority(spark):
     member = "struct<account_id:long,reasons:array<string>>"
-    queue = spark.createDataFrame(
+    queue = jvm_rows(
+        spark,
         [
             (D, 7, 2, 5.0, 0.9, [(7, ["burst", "links"])]),
             (D, 3, 1, 9.0, 0.8, [(3, None)]),
@@ -63,7 +67,8 @@ def test_queue_top_takes_the_dates_clusters_by_priority(spark):
 
 
 def test_quality_rows_count_failures_per_stage_and_severity(spark):
-    results = spark.createDataFrame(
+    results = jvm_rows(
+        spark,
         [
             (D, "raw", "tweets", "text", "not_null", "critical", False, "3 nulls"),
             (D, "raw", "tweets", "tweet_id", "unique", "critical", True, None),

@@ -20,13 +20,14 @@ from botdetect.score.decisions import (
     review_queue,
 )
 from botdetect.score.stage import FeatureSchemaError, check_features
-from tests.conftest import DEFAULTS
+from tests.conftest import DEFAULTS, jvm_rows
 
 D = dt.date(2026, 11, 28)
 
 
 def test_decisions_on_hand_made_scores(spark):
-    df = spark.createDataFrame(
+    df = jvm_rows(
+        spark,
         [(1, 0.99), (2, 0.95), (3, 0.7), (4, 0.5), (5, 0.3), (6, 0.1), (7, None)],
         "account_id long, score double",
     )
@@ -35,7 +36,8 @@ def test_decisions_on_hand_made_scores(spark):
         decide(F.col("score"), 0.95, 0.5, 0.3).alias("decision"),
         max_tweets_per_hour(decide(F.col("score"), 0.95, 0.5, 0.3), 12).alias("cap"),
     )
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [
             (1, "block", 0),
             (2, "block", 0),  # exactly at the threshold: blocked
@@ -51,7 +53,7 @@ def test_decisions_on_hand_made_scores(spark):
 
 
 def test_missing_thresholds_disable_their_band(spark):
-    df = spark.createDataFrame([(1, 0.99), (2, 0.6)], "account_id long, score double")
+    df = jvm_rows(spark, [(1, 0.99), (2, 0.6)], "account_id long, score double")
     got = {
         r["account_id"]: r["d"]
         for r in df.select(
@@ -67,7 +69,8 @@ def test_hourly_peaks_take_the_busiest_clock_hour_in_the_window(spark):
     hours = [0] * 24
     busy = list(hours)
     busy[3] = 40
-    daily = spark.createDataFrame(
+    daily = jvm_rows(
+        spark,
         [
             (1, D, [1] * 24),
             (1, D - dt.timedelta(days=2), busy),
@@ -77,25 +80,28 @@ def test_hourly_peaks_take_the_busiest_clock_hour_in_the_window(spark):
         "account_id long, event_date date, hour_counts array<int>",
     )
     got = hourly_peaks(daily, D, 7)
-    expected = spark.createDataFrame([(1, 40)], "account_id long, peak_tweets_per_hour int")
+    expected = jvm_rows(spark, [(1, 40)], "account_id long, peak_tweets_per_hour int")
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_rate_cap_sits_at_the_percentile_of_allowed_peaks_with_a_floor(spark):
-    peaks = spark.createDataFrame(
+    peaks = jvm_rows(
+        spark,
         [(i, i % 10) for i in range(1000)] + [(5000, None)],
         "account_id long, peak_tweets_per_hour int",
     )
     assert rate_cap(peaks, 1.0, 1) == 9
     assert rate_cap(peaks, 0.5, 1) == 4
     assert rate_cap(peaks, 0.5, 6) == 6  # the floor wins
-    empty = spark.createDataFrame([], "account_id long, peak_tweets_per_hour int")
+    empty = jvm_rows(spark, [], "account_id long, peak_tweets_per_hour int")
     assert rate_cap(empty, 0.999, 5) == 5
 
 
 def test_percentiles_are_mid_ranks_among_the_population_cuts(spark):
-    population = spark.createDataFrame(
-        [(i, float(i), 7.0) for i in range(100)], "account_id long, tweets_1d double, const double"
+    population = jvm_rows(
+        spark,
+        [(i, float(i), 7.0) for i in range(100)],
+        "account_id long, tweets_1d double, const double",
     )
     cuts = population_cuts(population, ["tweets_1d", "const"])
     pct = population.select(
@@ -112,7 +118,7 @@ def _model(columns: str) -> ServedModel:
 
 
 def test_scoring_refuses_a_table_without_the_model_columns(spark):
-    df = spark.createDataFrame([(1, 2.0, "x")], "account_id long, tweets_1d double, note string")
+    df = jvm_rows(spark, [(1, 2.0, "x")], "account_id long, tweets_1d double, note string")
     check_features(df, _model("tweets_1d"), "features.account_features")
     with pytest.raises(FeatureSchemaError, match=r"lacks 1 column.*v3 was trained on: logins_1d"):
         check_features(df, _model("tweets_1d,logins_1d"), "features.account_features")
@@ -123,7 +129,8 @@ def test_scoring_refuses_a_table_without_the_model_columns(spark):
 
 
 def test_review_queue_groups_flagged_accounts_by_cluster_and_ranks_by_expected_value(spark):
-    scored = spark.createDataFrame(
+    scored = jvm_rows(
+        spark,
         [
             (1, D, 100, 0.9, "review", ["a"], 9, 0),  # value 0.9 x 10
             (2, D, 100, 0.6, "rate_limit", ["b"], None, 4),  # 0.6 x 5
@@ -149,7 +156,8 @@ def test_review_queue_groups_flagged_accounts_by_cluster_and_ranks_by_expected_v
 
 
 def test_review_queue_breaks_value_ties_by_account_and_is_empty_without_flags(spark):
-    scored = spark.createDataFrame(
+    scored = jvm_rows(
+        spark,
         [
             (7, D, 100, 0.5, "review", ["a"], 1, 0),  # value 0.5 x 2, as account 3
             (3, D, 100, 0.5, "review", None, 0, 1),
@@ -176,7 +184,8 @@ def test_score_accounts_explains_flagged_accounts_with_the_served_regression(spa
 
     columns = ["tweets_1d", "followers"]
     # Spam: many tweets, few followers.
-    train = spark.createDataFrame(
+    train = jvm_rows(
+        spark,
         [(1, 1.0, 60.0 + i, float(i)) for i in range(20)]
         + [(0, 1.0, float(i), 50.0 + i) for i in range(20)],
         "label int, weight double, tweets_1d double, followers double",
@@ -184,7 +193,8 @@ def test_score_accounts_explains_flagged_accounts_with_the_served_regression(spa
     pipeline = fit(logistic_pipeline(columns, DEFAULTS.train.logistic, -1.0, 0.01), train)
     tags = {"feature_columns": ",".join(columns), "threshold_block": "0.9"}
     model = ServedModel("m", "1", "models:/m/1", "run", tags)
-    features = spark.createDataFrame(
+    features = jvm_rows(
+        spark,
         [
             (1, D, 10, 90.0, 0.0, 3),  # spam side on both
             (
@@ -201,7 +211,7 @@ def test_score_accounts_explains_flagged_accounts_with_the_served_regression(spa
         "account_id long, as_of_date date, cluster_id long, tweets_1d double,"
         " followers double, distinct_recipients_7d long",
     )
-    peaks = spark.createDataFrame([], "account_id long, peak_tweets_per_hour int")
+    peaks = jvm_rows(spark, [], "account_id long, peak_tweets_per_hour int")
     cfg = SimpleNamespace(
         score=dataclasses.replace(DEFAULTS.score, reasons=2)
     )  # score_accounts reads cfg.score only

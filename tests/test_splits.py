@@ -19,6 +19,7 @@ from botdetect.io.tables import read_table, table_version
 from botdetect.table_catalog import SPLITS
 from botdetect.train.dataset import labelled_rows, split_of
 from botdetect.train.splits import assign_new, splits_ref, update_splits
+from tests.conftest import jvm_rows
 
 SEED, FRACTIONS = 23, [0.7, 0.15, 0.15]
 D1, D2 = dt.date(2026, 11, 14), dt.date(2026, 11, 21)
@@ -34,17 +35,17 @@ def cfg(tmp_path):
 
 def _features(spark, rows, as_of=D1):
     """account_features of one date: (account_id, cluster_id) and a feature column."""
-    return spark.createDataFrame(rows, "account_id long, cluster_id long").select(
+    return jvm_rows(spark, rows, "account_id long, cluster_id long").select(
         "account_id", F.lit(as_of).alias("as_of_date"), "cluster_id", F.lit(1.0).alias("f")
     )
 
 
 def _rows(spark, rows):
-    return spark.createDataFrame(rows, SPLITS.schema)
+    return jvm_rows(spark, rows, SPLITS.schema)
 
 
 def _pairs(spark, rows):
-    return spark.createDataFrame(rows, "account_id long, split string")
+    return jvm_rows(spark, rows, "account_id long, split string")
 
 
 def _table(spark, cfg):
@@ -52,7 +53,7 @@ def _table(spark, cfg):
 
 
 def _hash(spark, ids):
-    df = spark.createDataFrame([(i,) for i in ids], "cluster_id long")
+    df = jvm_rows(spark, [(i,) for i in ids], "cluster_id long")
     got = df.select("cluster_id", split_of(F.col("cluster_id"), SEED, FRACTIONS).alias("s"))
     return {r["cluster_id"]: r["s"] for r in got.collect()}
 
@@ -201,7 +202,7 @@ def test_an_empty_date_inserts_nothing(spark, cfg):
 
 
 def test_a_null_cluster_id_is_a_singleton_of_the_account(spark):
-    none = spark.createDataFrame([], SPLITS.schema)
+    none = jvm_rows(spark, [], SPLITS.schema)
     # As the features stage does: each account is its own component, so two accounts
     # with a null id are hashed apart, not lumped into one "null" component.
     got = assign_new(_features(spark, [(2, None), (27, None)]), none, SEED, FRACTIONS, D1)
@@ -211,15 +212,18 @@ def test_a_null_cluster_id_is_a_singleton_of_the_account(spark):
 
 def test_labelled_rows_take_the_split_from_the_splits_frame(spark):
     features = _features(spark, [(2, 2), (3, 3), (6, 6)])
-    labels = spark.createDataFrame(
+    labels = jvm_rows(
+        spark,
         [(2, 1, "ops", 1.0, 1.0), (3, 0, "random", 1.0, 0.5)],
         "account_id long, label int, label_source string, weight double, sample_rate double",
     )
     # 3 hashes to train, but its stored split wins.
     splits = _pairs(spark, [(2, "test"), (3, "validation"), (6, "test")])
     got = labelled_rows(features, labels, splits).select("account_id", "cluster_id", "split")
-    expected = spark.createDataFrame(
-        [(2, 2, "test"), (3, 3, "validation")], "account_id long, cluster_id long, split string"
+    expected = jvm_rows(
+        spark,
+        [(2, 2, "test"), (3, 3, "validation")],
+        "account_id long, cluster_id long, split string",
     )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 

@@ -12,6 +12,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
 
 from botdetect.io import tables
+from tests.conftest import jvm_rows
 
 
 def test_a_concurrent_commit_is_retried_until_the_write_lands(monkeypatch):
@@ -51,7 +52,7 @@ def test_retries_give_up_after_the_last_attempt_and_other_errors_are_not_retried
 
 def _table(spark, tmp_path):
     ref = tables.TableRef("scores", "scores", path=str(tmp_path / "scores" / "scores"))
-    tables.write_table(spark.createDataFrame([(1, 0.5)], "account_id long, score double"), ref)
+    tables.write_table(jvm_rows(spark, [(1, 0.5)], "account_id long, score double"), ref)
     return ref
 
 
@@ -161,21 +162,20 @@ def test_clustering_an_empty_slice_writes_an_empty_partition(spark, tmp_path):
 def test_a_date_partition_may_add_a_column_and_older_dates_read_it_as_null(spark, tmp_path):
     ref = tables.TableRef("features", "account_features", path=str(tmp_path / "f"))
     first, second = dt.date(2026, 11, 27), dt.date(2026, 11, 28)
-    rows = spark.createDataFrame([(1, first, 2)], "account_id long, as_of_date date, a long")
+    rows = jvm_rows(spark, [(1, first, 2)], "account_id long, as_of_date date, a long")
     tables.write_date_partition(rows, ref, "as_of_date", first)
-    grown = spark.createDataFrame(
-        [(1, second, 3, 0.5)], "account_id long, as_of_date date, a long, b double"
+    grown = jvm_rows(
+        spark, [(1, second, 3, 0.5)], "account_id long, as_of_date date, a long, b double"
     )
     tables.write_date_partition(grown, ref, "as_of_date", second)
-    expected = spark.createDataFrame(
+    expected = jvm_rows(
+        spark,
         [(1, first, 2, None), (1, second, 3, 0.5)],
         "account_id long, as_of_date date, a long, b double",
     )
     assert_df_equality(tables.read_table(spark, ref), expected, ignore_row_order=True)
     # A changed type is not an added column: the write fails and the table is unchanged.
-    retyped = spark.createDataFrame(
-        [(1, second, "x")], "account_id long, as_of_date date, a string"
-    )
+    retyped = jvm_rows(spark, [(1, second, "x")], "account_id long, as_of_date date, a string")
     with pytest.raises(AnalysisException, match="DELTA_FAILED_TO_MERGE_FIELDS"):
         tables.write_date_partition(retyped, ref, "as_of_date", second)
     assert_df_equality(tables.read_table(spark, ref), expected, ignore_row_order=True)

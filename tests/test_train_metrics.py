@@ -15,6 +15,7 @@ from botdetect.train.dataset import (
     training_rows,
 )
 from botdetect.train.stage import threshold_metrics
+from tests.conftest import jvm_rows
 
 # Ten bins. Negatives were sampled at 10%, so each stands for 10 accounts (w = 10).
 HIST = [
@@ -90,7 +91,8 @@ def test_summary_names_metrics_and_intervals_use_the_effective_sample_size():
 
 def test_score_histogram_bins_scores_in_spark(spark):
     # Ten bins of 2.4 log-odds: bin 5 holds 0.5..0.917, bin 9 from 0.99993 up.
-    df = spark.createDataFrame(
+    df = jvm_rows(
+        spark,
         [(0.99995, 1, 1.0), (0.9999999, 0, 10.0), (1.0, 1, 1.0), (0.55, 1, 1.0), (0.0, 0, 10.0)],
         "score double, label int, w double",
     )
@@ -100,7 +102,7 @@ def test_score_histogram_bins_scores_in_spark(spark):
         ev.Bin(5, 1.0, 0.0, 1, 0, 1.0, 0.0),
         ev.Bin(9, 2.0, 10.0, 2, 1, 2.0, 100.0),  # a score of exactly 1.0 lands in the top bin
     ]
-    empty = spark.createDataFrame([], "score double, label int, w double")
+    empty = jvm_rows(spark, [], "score double, label int, w double")
     assert ev.score_histogram(empty, 10) == []
 
 
@@ -119,7 +121,8 @@ def test_split_never_separates_a_component(spark):
 
 
 def _labelled(spark, rows):
-    return spark.createDataFrame(
+    return jvm_rows(
+        spark,
         rows,
         "account_id long, label int, label_source string, weight double, sample_rate double,"
         " split string",
@@ -169,7 +172,8 @@ def test_check_classes_refuses_too_few_positives_and_missing_classes():
 
 
 def test_threshold_metrics_by_slice(spark):
-    df = spark.createDataFrame(
+    df = jvm_rows(
+        spark,
         [
             (0.9, 1, 1.0, "a"),
             (0.8, 0, 2.0, "a"),

@@ -21,6 +21,7 @@ from botdetect import render
 from botdetect.config import Config
 from botdetect.contract import SOURCE_TABLES
 from botdetect.dates import created_by, utc_now
+from botdetect.io.rows import rows_frame
 from botdetect.io.tables import read_table, table_exists, write_table
 from botdetect.quality.checks import orphan_fraction, volume_change
 from botdetect.quality.gx import CheckResult, run_checks
@@ -132,7 +133,7 @@ def write_results(
         for r in results
     ]
     write_table(
-        spark.createDataFrame(rows, schema_of(QUALITY_RESULTS)),
+        rows_frame(spark, rows, schema_of(QUALITY_RESULTS)),
         _results_ref(cfg),
         replace_where=f"stage = '{stage}' AND as_of_date = '{as_of.isoformat()}'",
         partition_by=QUALITY_RESULTS.partition_by,

@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from botdetect.config import Config
+from botdetect.io.rows import rows_frame
 from botdetect.io.tables import (
     TableNotFoundError,
     TableRef,
@@ -125,8 +126,8 @@ def run_report(spark: SparkSession, cfg: Config) -> ReportResult:
     )
     alerts = fnd.alerts(found, cfg.monitoring)
     write_date_partition(
-        spark.createDataFrame(
-            fnd.monitoring_rows(found, model.version, cfg.monitoring), schema_of(MONITORING)
+        rows_frame(
+            spark, fnd.monitoring_rows(found, model.version, cfg.monitoring), schema_of(MONITORING)
         ),
         MONITORING.ref(cfg.storage),
         "as_of_date",

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from botdetect.io.rows import rows_frame
 from botdetect.table_catalog import AUDIT_REQUESTS, schema_of
 
 _MASK = (1 << 53) - 1
@@ -54,7 +55,7 @@ def audit_sample(
         if size > 0 and budgets.get(band, 0) > 0
     }
     if not keep:
-        return scores_df.sparkSession.createDataFrame([], schema_of(AUDIT_REQUESTS))
+        return rows_frame(scores_df.sparkSession, [], schema_of(AUDIT_REQUESTS))
     draw = audit_draw(as_of, F.col("account_id"))
     rate = F.lit(None).cast("double")
     limit = F.lit(None).cast("long")
