@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from botdetect.config import Config, ConfigError, load_config
 from botdetect.pipeline import (
     DEFAULT_OPTIONS,
+    PIPELINE,
     STAGES,
     TIMINGS,
     RunOptions,
@@ -25,6 +26,7 @@ from botdetect.pipeline import (
     describe,
     run_pipeline,
     run_stage,
+    stage_span,
     summary_lines,
 )
 
@@ -152,6 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--describe",
         action="store_true",
         help="print the stages: order, tables read and written, gates, jobs; then exit",
+    )
+    span = [s.task_key for s in PIPELINE]
+    pipeline.add_argument(
+        "--from",
+        dest="first",
+        choices=span,
+        metavar="STAGE",
+        help="start at this stage (resume a run); stages: " + ", ".join(span),
+    )
+    pipeline.add_argument(
+        "--until", dest="last", choices=span, metavar="STAGE", help="stop after this stage"
     )
     pipeline.add_argument(
         "--train",
@@ -383,6 +396,11 @@ def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
     if args.describe:
         print(describe())
         return 0
+    try:
+        stages = stage_span(args.first, args.last)
+    except ValueError as exc:
+        print(f"botdetect pipeline: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     spark = _spark(cfg)
     TIMINGS.clear()
     print(f"botdetect pipeline for {cfg.run_date()} (env {cfg.env}, conf {cfg.fingerprint()})")
@@ -399,9 +417,11 @@ def cmd_pipeline(args: argparse.Namespace, cfg: Config) -> int:
         generate=not args.no_generate,
         opts=RunOptions(full_ingest=args.full_ingest, full_refresh=args.full_refresh),
         train=args.train,
+        stages=stages,
         on_stage=show,
     )
-    print("\n".join(summary_lines(spark, cfg, results["report"].report_path)))
+    report = results.get("report")
+    print("\n".join(summary_lines(spark, cfg, report.report_path if report else None)))
     return 0
 
 

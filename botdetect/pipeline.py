@@ -236,6 +236,20 @@ def job_stages(job: str) -> list[Stage]:
     return [s for s in PIPELINE if s.job == job]
 
 
+def stage_span(first: str | None = None, last: str | None = None) -> tuple[Stage, ...]:
+    """The stages of `PIPELINE` from `first` to `last` (task keys, such as `validate_raw`),
+    both included; None is the pipeline's first or last stage."""
+    keys = [s.task_key for s in PIPELINE]
+    for key in (first, last):
+        if key is not None and key not in keys:
+            raise ValueError(f"no pipeline stage {key!r}; the stages are {', '.join(keys)}")
+    start = keys.index(first) if first is not None else 0
+    end = keys.index(last) if last is not None else len(keys) - 1
+    if start > end:
+        raise ValueError(f"stage {first!r} comes after {last!r} in the pipeline")
+    return PIPELINE[start : end + 1]
+
+
 # --- running a stage -----------------------------------------------------------------------
 
 TIMINGS: list[tuple[str, float]] = []  # (stage, seconds) of this process, for summaries
@@ -331,20 +345,23 @@ def run_pipeline(
     generate: bool,
     opts: RunOptions,
     train: str = "auto",
+    stages: tuple[Stage, ...] = PIPELINE,
     on_stage: Callable[[Stage, Any], None] = lambda stage, result: None,
 ) -> dict[str, Any]:
-    """Every stage of `PIPELINE` in order for the run date.
+    """The stages of `PIPELINE` (or the span `stages`, see `stage_span`) in order for the
+    run date.
 
     `generate` False leaves the synthetic world out (the exports exist), True implies a
     full ingest and a full refresh; the training stages run when `train_due` says so.
     `on_stage` sees each result (or `Skipped`) as it comes. Returns the results by stage
     name.
     """
+    generate = generate and GENERATE in stages  # a span after generate uses the exports
     if generate:  # a new world: every event date is new
         opts = dataclasses.replace(opts, full_ingest=True, full_refresh=True)
     results: dict[str, Any] = {}
     due: tuple[bool, str] | None = None
-    for stage in PIPELINE:
+    for stage in stages:
         stage_cfg = stage.config(cfg)
         if stage.on_training_date and due is None:
             due = train_due(stage_cfg, train)
@@ -364,7 +381,7 @@ def run_pipeline(
 SUMMARY_TABLES = (tc.ACCOUNT_FEATURES, tc.LABELS, tc.SCORES, tc.REVIEW_QUEUE, tc.MONITORING)
 
 
-def summary_lines(spark: SparkSession, cfg: Config, report_path: str) -> list[str]:
+def summary_lines(spark: SparkSession, cfg: Config, report_path: str | None) -> list[str]:
     """Stage timings, the date's rows in each output table, and where to look next."""
     from pyspark.sql import functions as F
 
@@ -377,14 +394,13 @@ def summary_lines(spark: SparkSession, cfg: Config, report_path: str) -> list[st
     lines.append(f"  {'total':<20} {sum(s for _, s in TIMINGS):>8.1f} s")
     for table in SUMMARY_TABLES:
         ref = table.ref(cfg.storage)
-        rows = (
-            f"{read_table(spark, ref).where(F.col('as_of_date') == F.lit(as_of)).count():,}"
-            if table_exists(spark, ref)
-            else "not written"
-        )
-        lines.append(f"  {ref.label:<28} {rows:>10} rows for {as_of}")
+        if table_exists(spark, ref):
+            rows = read_table(spark, ref).where(F.col("as_of_date") == F.lit(as_of)).count()
+            lines.append(f"  {ref.label:<28} {rows:>10,} rows for {as_of}")
+        else:
+            lines.append(f"  {ref.label:<28} {'not written':>10}")
     lines.append(f"  tables under {cfg.storage.catalog or cfg.storage.root}")
-    lines.append(f"  run report: {report_path}")
+    lines.append(f"  run report: {report_path or 'not written (the run stopped before report)'}")
     lines.append(f"  MLflow: {tracking_uri(cfg)}")
     return lines
 

@@ -77,24 +77,30 @@ def tiny_config(root: Path, *overrides: str) -> Config:
 SMALL_WORLD = ["generate.accounts=300", "generate.days=4", "features.windows=[1, 3]"]
 
 
+@dataclasses.dataclass(frozen=True)
+class SmallWorld:
+    root: Path
+    generated: dict[str, int]  # rows the generator exported, by table
+    ingested: list  # what the full ingest reported, one `IngestResult` per source table
+
+
 @pytest.fixture(scope="session")
-def small_world_root(spark, tmp_path_factory) -> Path:
-    """A 300-account, 4-day world generated and ingested once for the tests that run
-    stages on it (`small_world` gives each its own copy)."""
+def small_world_built(spark, tmp_path_factory) -> SmallWorld:
+    """A 300-account, 4-day world generated (as Parquet, the default) and ingested once for
+    the tests that run stages on it (`small_world` gives each its own copy)."""
     root = tmp_path_factory.mktemp("small")
     cfg = tiny_config(root, *SMALL_WORLD)
-    run_generate(spark, cfg)
-    run_ingest(spark, cfg, full=True)
-    return root
+    report = run_generate(spark, cfg)
+    return SmallWorld(root, dict(report.rows), run_ingest(spark, cfg, full=True))
 
 
 @pytest.fixture
-def small_world(small_world_root):
+def small_world(small_world_built):
     """`small_world(root)`: a copy of the small world's exports and raw tables at `root`,
     and its configuration."""
 
     def copy(root: Path) -> Config:
-        shutil.copytree(small_world_root, root, dirs_exist_ok=True)
+        shutil.copytree(small_world_built.root, root, dirs_exist_ok=True)
         return tiny_config(root, *SMALL_WORLD)
 
     return copy

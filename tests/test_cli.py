@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from botdetect import pipeline
 from botdetect.cli import COMMANDS, main
+from botdetect.config import load_config
 from botdetect.io.tables import TableRef, read_table
 from botdetect.pipeline import describe, retrain_due
 from botdetect.session import SessionError, delta_jars
@@ -112,3 +114,44 @@ def test_pipeline_describe_prints_the_declaration_the_readme_shows(capsys):
     assert printed == describe()
     assert printed.splitlines()[2].startswith("| `generate` |")
     assert describe() in (ROOT / "README.md").read_text()
+
+
+def test_a_stage_span_runs_its_stages_in_order_and_nothing_else(monkeypatch):
+    ran = []
+    monkeypatch.setattr(pipeline, "run_stage", lambda spark, cfg, stage, opts: ran.append(opts))
+    seen = []
+    cfg = load_config("local", [])
+    results = pipeline.run_pipeline(
+        None,
+        cfg,
+        generate=True,
+        opts=pipeline.RunOptions(),
+        stages=pipeline.stage_span("generate", "ingest"),
+        on_stage=lambda stage, result: seen.append(stage.name),
+    )
+    assert seen == list(results) == ["generate", "ingest"]
+    assert ran == [pipeline.RunOptions(full_ingest=True, full_refresh=True)] * 2
+    # A span after generate reads the exports as they are: no implied full refresh.
+    ran.clear()
+    pipeline.run_pipeline(
+        None,
+        cfg,
+        generate=True,
+        opts=pipeline.RunOptions(),
+        stages=pipeline.stage_span("validate_raw", "features"),
+    )
+    assert ran == [pipeline.RunOptions()] * 2
+
+
+def test_stage_spans_and_their_errors(capsys):
+    assert pipeline.stage_span() == pipeline.PIPELINE
+    assert [s.name for s in pipeline.stage_span("score")] == ["score", "report"]
+    assert [s.name for s in pipeline.stage_span(last="ingest")] == ["generate", "ingest"]
+    assert [s.name for s in pipeline.stage_span("features", "features")] == ["features"]
+    with pytest.raises(ValueError, match="no pipeline stage 'scoring'; the stages are generate,"):
+        pipeline.stage_span("scoring")
+    assert main(["pipeline", "--from", "score", "--until", "features"]) == 2
+    assert "stage 'score' comes after 'features'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["pipeline", "--until", "validate raw"])
+    assert "invalid choice: 'validate raw'" in capsys.readouterr().err

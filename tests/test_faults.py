@@ -1,6 +1,7 @@
 """Faults and concurrency: a driver killed (SIGKILL) in the middle of a write leaves the
-table as it was and a rerun gives exactly the uninterrupted result; concurrent score runs
-for different dates both land, and for one date never leave two copies."""
+table as it was and a rerun gives exactly the uninterrupted result, replacing the date;
+concurrent score runs for different dates both land, and for one date never leave two
+copies."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from botdetect.cli import main
-from botdetect.io.tables import read_table, table_ref, table_version
-from botdetect.table_catalog import SCORES
+from botdetect.io.tables import read_table, table_version
+from botdetect.table_catalog import ACCOUNT_FEATURES, FEATURES_DAILY, SCORES
 from tests.conftest import E2E_ACCOUNTS, E2E_DATE, E2E_FIRST, jvm_rows
+from tests.reruns import DAY, D, Slice, rerun_and_check
 
 pytestmark = pytest.mark.slow
 
@@ -64,36 +66,41 @@ def kill_during_write(argv: list[str], table_dir: Path, timeout: float = 600) ->
     return job.stdout.read() if job.stdout else ""
 
 
-# The scores are the score job's only write; the day's feature partials are the features
-# job's first, so that job is killed before its roll-up (most of its time).
-@pytest.mark.parametrize(
-    ("stage", "layer", "table", "date_column"),
-    [
-        ("score", "scores", "scores", "as_of_date"),
-        ("features", "features", "features_daily", "event_date"),
-    ],
-)
-def test_killed_write_keeps_the_previous_version_and_a_rerun_matches(
-    spark, e2e_world, stage, layer, table, date_column
+# The scores are the score job's first write; the day's feature partials are the features
+# job's first, so that job is killed before its roll-up (most of its time). The rerun after
+# the kill is the job's idempotency test too (`tests/reruns.py`): the slices it owns come
+# back exactly as the uninterrupted run wrote them, replaced in one commit each.
+def _killed_write_slices(world, stage: str) -> list[Slice]:
+    on_date = F.col("as_of_date") == F.lit(D)
+    if stage == "score":
+        return [Slice(SCORES.ref(world.cfg.storage), on_date, f"as_of_date = '{DAY}'")]
+    return [
+        Slice(
+            FEATURES_DAILY.ref(world.cfg.storage),
+            F.col("event_date") == F.lit(D),
+            f"'{DAY}')",  # the last date of `event_date IN (...)`: the run's own day
+        ),
+        Slice(ACCOUNT_FEATURES.ref(world.cfg.storage), on_date, f"as_of_date = '{DAY}'"),
+    ]
+
+
+@pytest.mark.parametrize("stage", ["score", "features"])
+def test_killed_write_keeps_the_previous_version_and_a_rerun_replaces_the_date(
+    spark, e2e_world, stage
 ):
-    ref = table_ref(e2e_world.cfg.storage, layer, table)
-    day = F.col(date_column) == F.lit(E2E_DATE)
-    version = table_version(spark, ref)
-    expected = read_table(spark, ref).where(day).collect()
+    killed, *_ = slices = _killed_write_slices(e2e_world, stage)
+    version = table_version(spark, killed.ref)
+    expected = read_table(spark, killed.ref).where(killed.rows).collect()
     assert expected
-    argv = [stage, "--as-of-date", E2E_DATE.isoformat(), *e2e_world.args]
 
-    kill_during_write(argv, Path(ref.path))
+    kill_during_write([stage, "--as-of-date", DAY, *e2e_world.args], Path(killed.ref.path))
 
-    assert table_version(spark, ref) == version  # no commit from the killed run
-    after_kill = read_table(spark, ref).where(day)
+    assert table_version(spark, killed.ref) == version  # no commit from the killed run
+    after_kill = read_table(spark, killed.ref).where(killed.rows)
     assert_df_equality(
         jvm_rows(spark, expected, after_kill.schema), after_kill, ignore_row_order=True
     )
-    assert main(argv) == 0
-    rerun = read_table(spark, ref).where(day)
-    assert table_version(spark, ref) == version + 1
-    assert_df_equality(jvm_rows(spark, expected, rerun.schema), rerun, ignore_row_order=True)
+    rerun_and_check(spark, e2e_world, [stage], stage, slices)
 
 
 def _score_rows(spark, cfg, day):

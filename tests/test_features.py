@@ -14,10 +14,15 @@ from botdetect.contract import ACCOUNTS, FOLLOWS, INTERACTIONS, LOGINS, TWEETS
 from botdetect.dates import end_of_day
 from botdetect.features.catalog import KEY_COLUMNS, feature_columns
 from botdetect.features.cluster import connected_components, merged_components
-from botdetect.features.daily import daily_partials
+from botdetect.features.daily import NON_NULL_COLUMNS, daily_partials
 from botdetect.features.lockstep import clock_phases
 from botdetect.features.rollup import window_elements
-from botdetect.features.stage import build_account_features, run_features
+from botdetect.features.stage import (
+    build_account_features,
+    event_days,
+    partial_days,
+    run_features,
+)
 from botdetect.features.text import near_duplicate_key, normalise_text
 from botdetect.privacy import MissingKeyError, keyed_hash, pseudonym_key
 from botdetect.verdicts import standing_spam
@@ -615,3 +620,39 @@ def test_daily_runs_give_the_same_features_as_a_full_refresh(spark, tmp_path, sm
         features(tmp_path / "full"), features(tmp_path / "inc"), ignore_row_order=True
     )
     assert features(tmp_path / "full").count() == 300
+
+
+def test_partial_days_are_current_or_stale_and_event_days_come_from_any_raw_table(spark):
+    schema = ", ".join(["event_date date", *(f"{c} int" for c in NON_NULL_COLUMNS)])
+    filled = [1] * len(NON_NULL_COLUMNS)
+    daily = jvm_rows(
+        spark,
+        [
+            (D - dt.timedelta(days=3), *filled),
+            (D - dt.timedelta(days=2), *filled),
+            (D - dt.timedelta(days=2), None, *filled[1:]),  # written before a column existed
+            (D - dt.timedelta(days=9), *filled),  # outside the window
+        ],
+        schema,
+    )
+    start = D - dt.timedelta(days=4)
+    assert partial_days(daily, start, D) == {
+        D - dt.timedelta(days=3): True,
+        D - dt.timedelta(days=2): False,
+    }
+    # A table without one of the columns: every day is stale.
+    assert set(partial_days(daily.drop(NON_NULL_COLUMNS[0]), start, D).values()) == {False}
+    assert partial_days(daily.limit(0), start, D) == {}
+
+    def events(*days):
+        return jvm_rows(spark, [(d, 1) for d in days], "event_date date, n int")
+
+    tweets = events(D - dt.timedelta(days=1), D - dt.timedelta(days=1), D)
+    interactions = events(D - dt.timedelta(days=3))
+    no_logins = events()
+    asked = [D - dt.timedelta(days=d) for d in (1, 2, 3)]
+    assert event_days([tweets, interactions, no_logins], asked) == {
+        D - dt.timedelta(days=1),
+        D - dt.timedelta(days=3),
+    }
+    assert event_days([no_logins], asked) == set()

@@ -106,21 +106,34 @@ def test_notebook_config_from_widgets(monkeypatch):
     assert (cfg.env, str(cfg.as_of_date), cfg.storage.root) == ("local", "2026-11-21", "/w")
 
 
-@pytest.fixture
-def venv_kernel(tmp_path, monkeypatch) -> str:
-    """A kernelspec for this interpreter in a private JUPYTER_PATH (nothing global)."""
+def install_kernel(folder: Path) -> str:
+    """A kernelspec for this interpreter under `folder` (put it on JUPYTER_PATH: nothing
+    global)."""
     from ipykernel.kernelspec import install
 
-    install(kernel_name=KERNEL, prefix=str(tmp_path / "jupyter"))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter" / "share" / "jupyter"))
+    install(kernel_name=KERNEL, prefix=str(folder))
     return KERNEL
 
 
-def run_notebook(path: Path, kernel: str) -> nbformat.NotebookNode:
-    nb = to_notebook(path.read_text())
+def run_notebooks(paths: list[Path], kernel: str) -> dict[str, str]:
+    """Run the notebooks one after another in one kernel, as notebooks attached to one
+    Databricks cluster share its driver: each gets a fresh Python namespace (`%reset`) and
+    finds the session the first one started. Returns what each printed, by file name."""
+    cells: list[nbformat.NotebookNode] = []
+    spans: dict[str, slice] = {}
+    for path in paths:
+        start = len(cells)
+        cells += to_notebook(path.read_text()).cells
+        spans[path.name] = slice(start, len(cells))
+        cells.append(nbformat.v4.new_code_cell("%reset -f"))
     # Test-only last cell: stop the kernel's local session so its JVM shuts down cleanly
     # (never in the notebooks: on Databricks the session is the cluster's).
-    nb.cells.append(nbformat.v4.new_code_cell("spark.stop()"))
+    cells.append(
+        nbformat.v4.new_code_cell(
+            "from pyspark.sql import SparkSession\nSparkSession.getActiveSession().stop()"
+        )
+    )
+    nb = nbformat.v4.new_notebook(cells=cells)
     client = NotebookClient(
         nb,
         timeout=CELL_TIMEOUT,
@@ -128,7 +141,10 @@ def run_notebook(path: Path, kernel: str) -> nbformat.NotebookNode:
         resources={"metadata": {"path": str(REPO)}},  # the kernel's working directory
     )
     client.execute()
-    return nb
+    return {
+        name: stream_text(nbformat.v4.new_notebook(cells=nb.cells[span]))
+        for name, span in spans.items()
+    }
 
 
 EXPECTED = {  # lines (or parts of them) each notebook must print on the tiny world
@@ -157,19 +173,28 @@ EXPECTED = {  # lines (or parts of them) each notebook must print on the tiny wo
 }
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_notebook_runs_on_the_tiny_world(name, e2e_world, venv_kernel, monkeypatch):
+@pytest.fixture(scope="module")
+def notebook_prints(e2e_world, tmp_path_factory) -> dict[str, str]:
+    """Every notebook run on the tiny world (one kernel, see `run_notebooks`)."""
     overrides = [
         *e2e_world.args[1::2],  # the world's --set values, storage.root first
         f"spark.jars_dir={REPO / '.jars'}",
         "spark.driver_memory=2g",  # a second JVM beside the test session's
     ]
-    monkeypatch.setenv("BOTDETECT_NB_CONF", "local")
-    monkeypatch.setenv("BOTDETECT_NB_AS_OF_DATE", e2e_world.cfg.run_date().isoformat())
-    monkeypatch.setenv("BOTDETECT_NB_OVERRIDES", ";".join(overrides))
-    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
-    nb = run_notebook(NOTEBOOKS / name, venv_kernel)
-    printed = stream_text(nb)
+    jupyter = tmp_path_factory.mktemp("jupyter")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("JUPYTER_PATH", str(jupyter / "share" / "jupyter"))
+        env.setenv("BOTDETECT_NB_CONF", "local")
+        env.setenv("BOTDETECT_NB_AS_OF_DATE", e2e_world.cfg.run_date().isoformat())
+        env.setenv("BOTDETECT_NB_OVERRIDES", ";".join(overrides))
+        env.setenv("PYSPARK_PYTHON", sys.executable)
+        return run_notebooks(sorted(NOTEBOOKS.glob("*.py")), install_kernel(jupyter))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_notebook_runs_on_the_tiny_world(name, notebook_prints):
+    assert set(notebook_prints) == set(EXPECTED)  # every notebook has its expected lines
+    printed = notebook_prints[name]
     for text in EXPECTED[name]:
         assert text in printed, f"{name}: {text!r} not in the output:\n{printed}"

@@ -1,9 +1,9 @@
 """Stages run through `spark-submit` on a real standalone cluster (master + worker on loopback).
 
 Local mode runs the driver and the executors in one JVM; this test starts a standalone
-master and one worker from the installed pyspark, submits `jobs/generate.py` and then
-`jobs/ingest.py --full` with the Delta jars from `.jars/`, and checks that the raw Delta
-tables were written by executors the master scheduled.
+master and one worker from the installed pyspark, submits `jobs/pipeline.py --until ingest`
+(generate, then a full ingest) with the Delta jars from `.jars/`, and checks that the raw
+Delta tables were written by executors the master scheduled.
 """
 
 from __future__ import annotations
@@ -233,38 +233,38 @@ def test_generate_and_ingest_on_standalone_cluster(cluster: Cluster, tmp_path: P
         "--set", f"storage.root={root}",
         "--set", "spark.shuffle_partitions=2",
     ]  # fmt: skip
-    _submit(
+    # One application runs the first two stages: a spark-submit each would start two more
+    # JVMs (a driver and an executor) to show the same thing.
+    out = _submit(
         cluster,
-        "generate",
+        "pipeline",
         *common,
+        "--until", "ingest",
         "--set", "generate.accounts=300",
         "--set", "generate.days=2",
         "--set", "generate.partitions=2",
         log_dir=tmp_path,
     )  # fmt: skip
-    ingest_out = _submit(cluster, "ingest", *common, "--full", log_dir=tmp_path)
+    timed = re.findall(r"^  (\S.*?)\s+\d+\.\d s$", out, re.MULTILINE)
+    assert timed == ["generate", "ingest", "total"], out
 
-    # Both applications were scheduled by the standalone master and finished there...
+    # The application was scheduled by the standalone master and finished there...
     apps = {a["name"]: a for a in cluster.state().get("completedapps", [])}
-    app_ids = []
-    for job in ("generate", "ingest"):
-        app = apps.get(f"botdetect-{job}")
-        assert app is not None, f"master lists no completed botdetect-{job}: {apps}"
-        assert app["state"] == "FINISHED", app
-        app_ids.append(app["id"])
-    driver_log = (tmp_path / "ingest.stderr").read_text(errors="replace")
+    app = apps.get("botdetect-pipeline")
+    assert app is not None, f"master lists no completed botdetect-pipeline: {apps}"
+    assert app["state"] == "FINISHED", app
+    driver_log = (tmp_path / "pipeline.stderr").read_text(errors="replace")
     assert cluster.master_url in driver_log, "the driver did not connect to the standalone master"
-    # ...and their tasks ran in executor JVMs the worker launched, not in the driver.
-    for app_id in app_ids:
-        executor_log = cluster.work_dir / app_id / "0" / "stderr"
-        assert "Finished task" in executor_log.read_text(errors="replace"), _tail(executor_log)
+    # ...and its tasks ran in an executor JVM the worker launched, not in the driver.
+    executor_log = cluster.work_dir / app["id"] / "0" / "stderr"
+    assert "Finished task" in executor_log.read_text(errors="replace"), _tail(executor_log)
 
     # The raw Delta tables exist, are readable, and hold what ingest reported writing.
     written = {
         m.group(1): int(m.group(2).replace(",", ""))
-        for m in re.finditer(r"^(\w+)\s+[\d,]+\s+([\d,]+)\s", ingest_out, re.MULTILINE)
+        for m in re.finditer(r"^(\w+)\s+[\d,]+\s+([\d,]+)\s", out, re.MULTILINE)
     }
-    assert set(written) == set(SOURCE_TABLES), ingest_out
+    assert set(written) == set(SOURCE_TABLES), out
     for name in SOURCE_TABLES:
         path = root / "raw" / name
         assert (path / "_delta_log").is_dir(), f"no Delta table at {path}"

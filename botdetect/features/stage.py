@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import time
 
@@ -60,6 +61,10 @@ class FeaturesResult:
     columns: int
     partials_seconds: float = 0.0  # computing and writing the daily partials
     rollup_seconds: float = 0.0  # the window roll-up into account_features
+
+
+# The raw event tables the daily partials are computed from.
+PARTIAL_SOURCES = ("tweets", "interactions", "logins")
 
 
 def _fill(column: str) -> F.Column:
@@ -191,16 +196,24 @@ def _in_dates(dates: list[dt.date]) -> str:
 def dates_to_compute(
     spark: SparkSession, cfg: Config, as_of: dt.date, *, full_refresh: bool
 ) -> list[dt.date]:
-    """The as-of date, plus any day of the window whose partials are missing."""
+    """The as-of date, plus any day of the window whose partials are stale, or missing
+    while the raw tables hold events for it (a day without events has no partials to
+    write, so it is not computed again on every run)."""
     start = window_start(as_of, cfg.features.windows)
     window = day_range(start, as_of)
     if full_refresh:
         return window
     daily_ref = FEATURES_DAILY.ref(cfg.storage)
-    current: set[dt.date] = set()
+    written: dict[dt.date, bool] = {}
     if table_exists(spark, daily_ref):
-        current = current_partial_days(read_table(spark, daily_ref), start, as_of)
-    missing = [d for d in window if d not in current and d != as_of]
+        written = partial_days(read_table(spark, daily_ref), start, as_of)
+    absent = [d for d in window if d not in written and d != as_of]
+    if absent:
+        with_events = event_days(
+            [read_table(spark, RAW[n].ref(cfg.storage)) for n in PARTIAL_SOURCES], absent
+        )
+        absent = [d for d in absent if d in with_events]
+    missing = [d for d in window if d != as_of and (d in absent or written.get(d) is False)]
     if missing:
         log.info(
             "features: %d day(s) of partials missing or older than their columns in the "
@@ -210,16 +223,15 @@ def dates_to_compute(
     return [*missing, as_of]
 
 
-def current_partial_days(daily_df: DataFrame, start: dt.date, end: dt.date) -> set[dt.date]:
-    """Event days in [start, end] whose partials have every daily column filled.
+def partial_days(daily_df: DataFrame, start: dt.date, end: dt.date) -> dict[dt.date, bool]:
+    """Event days in [start, end] with partials, each True when every daily column is
+    filled (current) and False when one is null (stale).
 
     A day written before a column was added reads it as null (the table's schema grew
     since), so it is stale and computed again, like a missing day.
     """
     present = [c for c in NON_NULL_COLUMNS if c in daily_df.columns]
-    if len(present) < len(NON_NULL_COLUMNS):
-        return set()
-    any_null = F.lit(False)
+    any_null = F.lit(len(present) < len(NON_NULL_COLUMNS))
     for column in present:
         any_null = any_null | F.col(column).isNull()
     rows = (
@@ -228,7 +240,16 @@ def current_partial_days(daily_df: DataFrame, start: dt.date, end: dt.date) -> s
         .agg(F.max(any_null.cast("int")).alias("stale"))
         .collect()
     )
-    return {r["event_date"] for r in rows if r["stale"] == 0}
+    return {r["event_date"]: r["stale"] == 0 for r in rows}
+
+
+def event_days(raw_tables: list[DataFrame], days: list[dt.date]) -> set[dt.date]:
+    """Which of `days` have an event in any of `raw_tables` (partitioned by `event_date`,
+    so only those days' files are read)."""
+    wanted = F.col("event_date").isin(days)
+    found = [t.where(wanted).select("event_date") for t in raw_tables]
+    union = functools.reduce(DataFrame.unionAll, found)
+    return {r["event_date"] for r in union.distinct().collect()}
 
 
 def run_features(spark: SparkSession, cfg: Config, *, full_refresh: bool = False) -> FeaturesResult:
@@ -239,10 +260,7 @@ def run_features(spark: SparkSession, cfg: Config, *, full_refresh: bool = False
     as_of = cfg.run_date()
     fcfg = cfg.features
     key = pseudonym_key(fcfg.pseudonym_key_env, cfg.env)
-    raw = {
-        name: read_table(spark, RAW[name].ref(cfg.storage))
-        for name in ("tweets", "interactions", "logins")
-    }
+    raw = {name: read_table(spark, RAW[name].ref(cfg.storage)) for name in PARTIAL_SOURCES}
     daily_ref = FEATURES_DAILY.ref(cfg.storage)
     dates = dates_to_compute(spark, cfg, as_of, full_refresh=full_refresh)
     predicate = _in_dates(dates)
