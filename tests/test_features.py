@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
 
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
+from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from botdetect.config import load_config
@@ -600,12 +602,13 @@ def test_daily_runs_give_the_same_features_as_a_full_refresh(spark, tmp_path, sm
     incremental = small_world(tmp_path / "inc")
 
     run_features(spark, full, full_refresh=True)
-    # The first daily run finds no partials and computes its window's days; the next
-    # computes only its own day.
-    first = run_features(
-        spark, dataclasses.replace(incremental, as_of_date=D - dt.timedelta(days=1))
-    )
-    assert len(first.daily_dates) == 3
+    # Earlier daily runs left the partials of every day before D (a copy of the full
+    # refresh's without D): today's run computes only D, alone, and rolls the window up.
+    # (A first run, with no partials, computes its whole window: the end-to-end world's
+    # daily run computes the days since its first run.)
+    daily = tmp_path / "inc" / "features" / "features_daily"
+    shutil.copytree(tmp_path / "full" / "features" / "features_daily", daily)
+    DeltaTable.forPath(spark, str(daily)).delete(F.col("event_date") == F.lit(D))
     result = run_features(spark, dataclasses.replace(incremental, as_of_date=D))
     assert result.daily_dates == [D]
 
