@@ -23,7 +23,7 @@ from botdetect.ingest import (
 from botdetect.io.landing import SourceNotFoundError, describe_unreadable_file, write_export
 from botdetect.io.tables import TableRef, table_version
 from botdetect.table_catalog import QUARANTINE
-from tests.conftest import jvm_rows, tiny_config
+from tests.conftest import SMALL_WORLD, jvm_rows, tiny_config
 
 AS_OF = dt.date(2026, 11, 28)
 STRINGS = T.StructType([T.StructField(c, T.StringType()) for c in TWEETS.columns])
@@ -379,6 +379,7 @@ def assert_ingested_cleanly(generated: dict[str, int], results: list) -> None:
 @pytest.mark.slow
 def test_generated_world_ingests_cleanly_from_parquet(small_world_built):
     # The small world (conftest.py) is exported as Parquet, the default format.
+    assert tiny_config(small_world_built.root, *SMALL_WORLD).generate.format == "parquet"
     assert_ingested_cleanly(small_world_built.generated, small_world_built.ingested)
 
 

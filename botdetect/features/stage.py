@@ -194,11 +194,16 @@ def _in_dates(dates: list[dt.date]) -> str:
 
 
 def dates_to_compute(
-    spark: SparkSession, cfg: Config, as_of: dt.date, *, full_refresh: bool
+    spark: SparkSession,
+    cfg: Config,
+    as_of: dt.date,
+    raw: dict[str, DataFrame],
+    *,
+    full_refresh: bool,
 ) -> list[dt.date]:
     """The as-of date, plus any day of the window whose partials are stale, or missing
-    while the raw tables hold events for it (a day without events has no partials to
-    write, so it is not computed again on every run)."""
+    while the raw tables (`raw`, the `PARTIAL_SOURCES`) hold events for it (a day without
+    events has no partials to write, so it is not computed again on every run)."""
     start = window_start(as_of, cfg.features.windows)
     window = day_range(start, as_of)
     if full_refresh:
@@ -207,13 +212,10 @@ def dates_to_compute(
     written: dict[dt.date, bool] = {}
     if table_exists(spark, daily_ref):
         written = partial_days(read_table(spark, daily_ref), start, as_of)
+    stale = {d for d, current in written.items() if not current}
     absent = [d for d in window if d not in written and d != as_of]
-    if absent:
-        with_events = event_days(
-            [read_table(spark, RAW[n].ref(cfg.storage)) for n in PARTIAL_SOURCES], absent
-        )
-        absent = [d for d in absent if d in with_events]
-    missing = [d for d in window if d != as_of and (d in absent or written.get(d) is False)]
+    with_events = event_days([raw[n] for n in PARTIAL_SOURCES], absent) if absent else set()
+    missing = [d for d in window if d != as_of and (d in stale or d in with_events)]
     if missing:
         log.info(
             "features: %d day(s) of partials missing or older than their columns in the "
@@ -262,7 +264,7 @@ def run_features(spark: SparkSession, cfg: Config, *, full_refresh: bool = False
     key = pseudonym_key(fcfg.pseudonym_key_env, cfg.env)
     raw = {name: read_table(spark, RAW[name].ref(cfg.storage)) for name in PARTIAL_SOURCES}
     daily_ref = FEATURES_DAILY.ref(cfg.storage)
-    dates = dates_to_compute(spark, cfg, as_of, full_refresh=full_refresh)
+    dates = dates_to_compute(spark, cfg, as_of, raw, full_refresh=full_refresh)
     predicate = _in_dates(dates)
     # The day's tweets feed three aggregates and its logins two: persist them so each
     # raw partition is read once per run.
