@@ -32,6 +32,27 @@ def test_min_effective_rows_is_the_inverse_of_the_allowed_error():
     assert min_effective_rows(1.0) > 10**9
 
 
+def test_replicate_curves_hold_what_each_replicates_curve_says():
+    # Replicates as `replicate_histograms` returns them: bins in any order, some bins
+    # absent, a replicate with no positives, one with no rows at all.
+    bins = 6
+    histograms = [
+        [ev.Bin(5, 2.0, 0.5, 2, 1), ev.Bin(0, 0.25, 7.0, 1, 9), ev.Bin(3, 1.5, 0.0, 3, 0)],
+        [ev.Bin(2, 0.0, 3.0, 0, 3), ev.Bin(4, 0.0, 0.1, 0, 1)],
+        [],
+        [ev.Bin(1, 0.1, 0.2, 1, 1)],
+    ]
+    boot = BootstrapCurves.from_histograms(histograms, bins)
+    expected = BootstrapCurves.from_curves([ev.curve(h, bins) for h in histograms])
+    assert boot.precision.shape == boot.recall.shape == (4, bins + 1)
+    assert boot.precision.tobytes() == expected.precision.tobytes()  # bit for bit, NaNs too
+    assert boot.recall.tobytes() == expected.recall.tobytes()
+    assert boot.precisions(1) == [0.8]  # replicate 0 flags its top bin; the rest nothing
+    assert boot.precisions(0) == []
+    assert boot.precision_bound(1, 0.05) is None  # one replicate in four flags anything
+    assert boot.recall_bound(bins, 0.5) == 1.0  # every replicate with positives, all found
+
+
 def test_percentile_interpolates_between_order_statistics():
     assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
     assert percentile([1.0, 2.0], 0.25) == pytest.approx(1.25)

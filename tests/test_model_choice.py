@@ -25,7 +25,7 @@ BINS = 10
 
 def _candidate(family: str, name: str, hist: list[ev.Bin], block: float | None) -> Candidate:
     points = ev.curve(hist, BINS)
-    judged = Judged(points, BootstrapCurves([points]), block, None)
+    judged = Judged(points, BootstrapCurves.from_curves([points]), block, None)
     return Candidate(Spec(family, name, {}, None), None, judged)
 
 
@@ -67,7 +67,7 @@ def test_the_offline_interval_does_not_collapse_when_the_band_has_no_false_posit
     # precision 1, so the bootstrap interval is [1, 1]; the reported one keeps Wilson's width.
     hist = [ev.Bin(9, 50, 0, 50, 0, 50, 0), ev.Bin(0, 0, 1000, 0, 1000, 0, 1000)]
     points = ev.curve(hist, BINS)
-    judged = Judged(points, BootstrapCurves([points] * 20), ev.bin_edge(9, BINS), None)
+    judged = Judged(points, BootstrapCurves.from_curves([points] * 20), ev.bin_edge(9, BINS), None)
     got = band_metrics(judged, {"block": judged.block}, "test", 0.95)
     assert got["test_block_precision_boot_lo"] == got["test_block_precision_boot_hi"] == 1.0
     wilson_lo, _ = ev.wilson(1.0, 50)

@@ -21,11 +21,12 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
+import numpy as np
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from botdetect.draws import uniform
-from botdetect.train.evaluate import Bin, Point, curve, score_bin
+from botdetect.train.evaluate import Bin, Point, score_bin
 
 # P(Poisson(1) <= k), k = 0..7; past 7 the draw is 8 (probability 1e-6).
 _POISSON_1_CDF = tuple(
@@ -95,34 +96,67 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class BootstrapCurves:
-    """The curve of every replicate, aligned point by point with the full data's curve."""
+    """Every replicate's precision and recall at each point of the full data's curve: one
+    row per replicate, one column per curve point (strictest first), NaN where the
+    replicate has none (it flags nothing there, or holds no positives)."""
 
-    curves: list[list[Point]]
+    precision: np.ndarray
+    recall: np.ndarray
+
+    @classmethod
+    def from_curves(cls, curves: Sequence[Sequence[Point]]) -> BootstrapCurves:
+        def grid(values: list[list[float | None]]) -> np.ndarray:
+            return np.array(
+                [[np.nan if v is None else v for v in row] for row in values], dtype=np.float64
+            ).reshape(len(values), -1)
+
+        return cls(
+            grid([[p.precision for p in c] for c in curves]),
+            grid([[p.recall for p in c] for c in curves]),
+        )
 
     @classmethod
     def from_histograms(cls, histograms: Sequence[Sequence[Bin]], bins: int) -> BootstrapCurves:
-        return cls([curve(h, bins) for h in histograms])
+        """`from_curves` of each histogram's `evaluate.curve`, on arrays: the same running
+        sums, added in the same order (strictest bin first), so the same numbers. Building
+        the curves point by point took 5 s of a 50 s training run (200 replicates x 5 scored
+        sets x 1,001 points)."""
+        pos_w = np.zeros((len(histograms), bins + 1))
+        neg_w = np.zeros((len(histograms), bins + 1))
+        for row, histogram in enumerate(histograms):
+            for b in histogram:  # column 0 is the point above every score: nothing flagged
+                pos_w[row, bins - b.index] = b.pos_w
+                neg_w[row, bins - b.index] = b.neg_w
+        tp_w = np.cumsum(pos_w, axis=1)
+        flagged = tp_w + np.cumsum(neg_w, axis=1)
+        positives = np.array([sum(b.pos_w for b in h) for h in histograms], dtype=np.float64)
+        positives = positives.reshape(-1, 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            precision = np.where(flagged > 0, tp_w / flagged, np.nan)
+            recall = np.where(positives > 0, tp_w / positives, np.nan)
+        return cls(precision, recall)
+
+    @property
+    def replicates(self) -> int:
+        return self.precision.shape[0]
 
     def precisions(self, index: int) -> list[float]:
         """Replicate precisions at curve point `index` (replicates that flag nothing there
         have no precision and are left out)."""
-        out = []
-        for c in self.curves:
-            p = c[index].precision
-            if p is not None:
-                out.append(p)
-        return out
+        column = self.precision[:, index]
+        return column[~np.isnan(column)].tolist()
 
     def precision_bound(self, index: int, q: float) -> float | None:
         """The q-quantile of the replicates' precision at point `index`; None when fewer
         than half of the replicates flag anything there (the band is too rare to judge)."""
         values = self.precisions(index)
-        if len(values) * 2 < len(self.curves) or not values:
+        if len(values) * 2 < self.replicates or not values:
             return None
         return percentile(values, q)
 
     def recall_bound(self, index: int, q: float) -> float | None:
-        values = [c[index].recall for c in self.curves if c[index].recall is not None]
+        column = self.recall[:, index]
+        values = column[~np.isnan(column)].tolist()
         return percentile(values, q) if values else None
 
 
