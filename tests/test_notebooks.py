@@ -16,6 +16,7 @@ import pytest
 from nbclient import NotebookClient
 
 from botdetect.notebook import notebook_config, split_overrides
+from tests.conftest import SUBPROCESS_SETS
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -180,6 +181,7 @@ def notebook_prints(e2e_world, tmp_path_factory) -> dict[str, str]:
         *e2e_world.args[1::2],  # the world's --set values, storage.root first
         f"spark.jars_dir={REPO / '.jars'}",
         "spark.driver_memory=2g",  # a second JVM beside the test session's
+        *SUBPROCESS_SETS,
     ]
     jupyter = tmp_path_factory.mktemp("jupyter")
     with pytest.MonkeyPatch.context() as env:
