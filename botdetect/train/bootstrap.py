@@ -106,9 +106,8 @@ class BootstrapCurves:
     @classmethod
     def from_curves(cls, curves: Sequence[Sequence[Point]]) -> BootstrapCurves:
         def grid(values: list[list[float | None]]) -> np.ndarray:
-            return np.array(
-                [[np.nan if v is None else v for v in row] for row in values], dtype=np.float64
-            ).reshape(len(values), -1)
+            rows = [[np.nan if v is None else v for v in row] for row in values]
+            return np.array(rows, dtype=np.float64).reshape(len(rows), -1 if rows else 0)
 
         return cls(
             grid([[p.precision for p in c] for c in curves]),
