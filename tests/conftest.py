@@ -179,11 +179,13 @@ def recorded_write_plans() -> Iterator[list[tuple[str, str]]]:
         yield plans
 
 
+def set_args(overrides: list[str]) -> list[str]:
+    """`key=value` overrides as CLI arguments: `--set key=value` each, in order."""
+    return [arg for item in overrides for arg in ("--set", item)]
+
+
 def _args(root) -> list[str]:
-    out = ["--set", f"storage.root={root}"]
-    for item in E2E_WORLD:
-        out += ["--set", item]
-    return out
+    return set_args([f"storage.root={root}", *E2E_WORLD])
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from botdetect.cli import main
 from botdetect.io.tables import read_table, table_version
 from botdetect.table_catalog import ACCOUNT_FEATURES, FEATURES_DAILY, SCORES
-from tests.conftest import E2E_ACCOUNTS, E2E_DATE, E2E_FIRST, SUBPROCESS_SETS, jvm_rows
+from tests.conftest import E2E_ACCOUNTS, E2E_DATE, E2E_FIRST, SUBPROCESS_SETS, jvm_rows, set_args
 from tests.reruns import DAY, D, Slice, rerun_and_check
 
 pytestmark = pytest.mark.slow
@@ -93,8 +93,7 @@ def test_killed_write_keeps_the_previous_version_and_a_rerun_replaces_the_date(
     expected = read_table(spark, killed.ref).where(killed.rows).collect()
     assert expected
 
-    sets = [arg for item in SUBPROCESS_SETS for arg in ("--set", item)]
-    argv = [stage, "--as-of-date", DAY, *e2e_world.args, *sets]
+    argv = [stage, "--as-of-date", DAY, *e2e_world.args, *set_args(SUBPROCESS_SETS)]
     kill_during_write(argv, Path(killed.ref.path))
 
     assert table_version(spark, killed.ref) == version  # no commit from the killed run
