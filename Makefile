@@ -47,10 +47,12 @@ demo: setup
 	$(BIN)/botdetect ops-sim --conf local --as-of-date $(DEMO_FIRST)
 	$(BIN)/botdetect pipeline --conf local --no-generate
 
+# Two pytest-xdist workers: one builds the end-to-end world and runs the tests that use it,
+# the other runs the rest meanwhile (tests/conftest.py: E2E_FILES).
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 # The edit loop: lint and the tests on hand-made DataFrames; no generated world and no
 # whole-stage runs (`-m "not slow"`). CI runs `make test`.

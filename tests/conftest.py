@@ -225,3 +225,39 @@ def e2e_world(spark, tmp_path_factory):
     # Exactly what the CLI loads for `--set ... --as-of-date E2E_DATE`.
     cfg = load_config(None, [f"storage.root={root}", *E2E_WORLD, f"as_of_date={E2E_DATE}"])
     return World(args, cfg, first, second, plans, ops_out)
+
+
+# The test files that use the end-to-end world. `make test` runs two pytest-xdist workers,
+# and each session fixture is built once per worker that needs it: the end-to-end world
+# (4-5 minutes) must not be built twice. So the work is handed out by file (a file's tests
+# share its fixtures), and these files go to one worker together, which builds the world
+# while the other runs the rest (test_workers.py checks that this list is complete). That
+# unit is the longest chain of work in the suite, so it is handed out first.
+E2E_UNIT = "end-to-end world"
+E2E_FILES = frozenset(
+    {
+        "test_end_to_end.py",
+        "test_faults.py",
+        "test_idempotency.py",
+        "test_notebooks.py",
+        "test_plans.py",
+        "test_privacy.py",
+    }
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneWorldPerWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = Path(nodeid.split("::", 1)[0]).name
+            return E2E_UNIT if file in E2E_FILES else super()._split_scope(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            if E2E_UNIT in self.workqueue:
+                self.workqueue.move_to_end(E2E_UNIT, last=False)
+            super()._assign_work_unit(node)
+
+    return OneWorldPerWorker(config, log)
