@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import io
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -261,3 +262,17 @@ def pytest_xdist_make_scheduler(config, log):
             super()._assign_work_unit(node)
 
     return OneWorldPerWorker(config, log)
+
+
+_YIELDED: set[str] = set()  # the xdist worker that lowered its priority, once
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The worker that does not hold the end-to-end world runs at a lower CPU priority
+    (nice 10, inherited by the JVMs it starts after this): the world's chain of tests is
+    the longest, so it gets the cores it can use and the rest runs in what it leaves."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and item.path.name not in E2E_FILES and worker not in _YIELDED:
+        _YIELDED.add(worker)
+        os.nice(10)
