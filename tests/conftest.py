@@ -264,7 +264,7 @@ def pytest_xdist_make_scheduler(config, log):
     return OneWorldPerWorker(config, log)
 
 
-_YIELDED: set[str] = set()  # the xdist worker that lowered its priority, once
+_yielded = False  # this process (an xdist worker) has lowered its priority
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -272,7 +272,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """The worker that does not hold the end-to-end world runs at a lower CPU priority
     (nice 10, inherited by the JVMs it starts after this): the world's chain of tests is
     the longest, so it gets the cores it can use and the rest runs in what it leaves."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker and item.path.name not in E2E_FILES and worker not in _YIELDED:
-        _YIELDED.add(worker)
+    global _yielded
+    if not _yielded and "PYTEST_XDIST_WORKER" in os.environ and item.path.name not in E2E_FILES:
+        _yielded = True
         os.nice(10)
